@@ -1,0 +1,257 @@
+"""The `nago` command line: sample, describe and draw architectures, and study the spaces.
+
+Every command that takes a Θ accepts it inline (`--theta '{"top_nodes": 6, ...}'`), from a file
+(`--theta-file theta.json`), or drawn at random from the space (`--random --theta-seed N`).
+Bad input exits with code 2 and one line naming the field; see `nago.exit_codes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nago.architecture import Architecture, parse_input_spec, read_architecture
+from nago.errors import InvalidInputError
+from nago.exit_codes import ExitCode
+from nago.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET, sample_architecture
+from nago.spaces import SearchSpace, SpaceName, get_space
+from nago.summary import format_summary, summarise_architecture
+
+EPILOG = "Exit codes: 0 success, 1 failure at run time, 2 bad input (the message names the field)."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit with our BAD_INPUT code and one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _add_space_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--space",
+        default="hnag",
+        help=f"generator space: {', '.join(s.value for s in SpaceName)} (default hnag)",
+    )
+    parser.add_argument(
+        "--range",
+        dest="ranges",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH",
+        help="override one parameter's range, e.g. bottom_nodes=3:32 (repeatable)",
+    )
+
+
+def _add_arch_options(parser: argparse.ArgumentParser, allow_arch_file: bool) -> None:
+    _add_space_options(parser)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--theta", help='Θ as JSON, e.g. \'{"top_nodes": 6, "top_k": 4, ...}\'')
+    source.add_argument("--theta-file", type=Path, help="Θ as a JSON file")
+    source.add_argument("--random", action="store_true", help="draw Θ uniformly from the space (see --theta-seed)")
+    if allow_arch_file:
+        source.add_argument("--arch", type=Path, help="an architecture JSON written by 'nago sample'")
+    parser.add_argument("--theta-seed", type=int, default=0, help="seed for --random (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the architecture drawn from G(Θ) (default 0)")
+    parser.add_argument("--input", default="32x32x3", help="input HxWxC, square (default 32x32x3)")
+    parser.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
+    parser.add_argument(
+        "--param-budget",
+        type=float,
+        default=DEFAULT_PARAM_BUDGET,
+        help=f"parameters the network should have; the width is fitted to it ({DEFAULT_PARAM_BUDGET:g})",
+    )
+    parser.add_argument(
+        "--head-channels",
+        type=int,
+        default=DEFAULT_HEAD_CHANNELS,
+        help=f"channels of the classifier's 1x1 conv (default {DEFAULT_HEAD_CHANNELS})",
+    )
+
+
+def _parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
+    ranges: dict[str, tuple[float, float]] = {}
+    for item in items:
+        name, _, bounds = item.partition("=")
+        low, _, high = bounds.partition(":")
+        try:
+            ranges[name.strip()] = (float(low), float(high))
+        except ValueError:
+            raise InvalidInputError(
+                "--range", f"expected NAME=LOW:HIGH such as bottom_nodes=3:32, got {item!r}"
+            ) from None
+    return ranges
+
+
+def _space(args: argparse.Namespace) -> SearchSpace:
+    return get_space(args.space, _parse_ranges(args.ranges))
+
+
+def _load_json(text: str, field: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            field, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+
+
+def _theta(args: argparse.Namespace, space: SearchSpace) -> dict[str, object]:
+    if args.random:
+        return dict(space.sample_theta(np.random.default_rng(args.theta_seed)))
+    if args.theta is not None:
+        value = _load_json(args.theta, "--theta")
+    elif args.theta_file is not None:
+        try:
+            value = _load_json(args.theta_file.read_text(), str(args.theta_file))
+        except OSError as error:
+            raise InvalidInputError("--theta-file", f"cannot read {args.theta_file}: {error.strerror}") from None
+    else:
+        raise InvalidInputError(
+            "theta", "give --theta JSON, --theta-file FILE, --random, or (describe/draw) --arch FILE"
+        )
+    if not isinstance(value, dict):
+        raise InvalidInputError("theta", f"must be a JSON object of parameter names to numbers, got {value!r}")
+    return value
+
+
+def _architecture(args: argparse.Namespace) -> Architecture:
+    if getattr(args, "arch", None) is not None:
+        return read_architecture(args.arch)
+    space = _space(args)
+    spec = parse_input_spec(args.input, args.classes)
+    return sample_architecture(space, _theta(args, space), args.seed, spec, args.param_budget, args.head_channels)
+
+
+def _run_sample(args: argparse.Namespace) -> None:
+    arch = _architecture(args)
+    if args.output is None:
+        sys.stdout.write(arch.to_json())
+        return
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(arch.to_json())
+    print(f"wrote {args.output} ({arch.node_count} operations, fingerprint {arch.fingerprint()[:16]})")
+
+
+def _run_describe(args: argparse.Namespace) -> None:
+    summary = summarise_architecture(_architecture(args))
+    print(summary.model_dump_json(indent=2) if args.json else format_summary(summary))
+
+
+def _run_draw(args: argparse.Namespace) -> None:
+    from nago.drawing import draw_architecture
+
+    path = draw_architecture(_architecture(args), args.output)
+    print(f"wrote {path}")
+
+
+def _run_ranges(args: argparse.Namespace) -> None:
+    space = _space(args)
+    print(f"{space.name.value}: {space.dims} generator hyperparameters")
+    for p in space.params:
+        print(f"  {p.name:<16} {p.kind.value:<5} [{p.low:g}, {p.high:g}]  {p.description}")
+
+
+def _run_space_size(args: argparse.Namespace) -> None:
+    from nago.space_size import compute_darts_space_size, compute_hnag_space_size, format_scientific
+
+    hnag = compute_hnag_space_size(args.max_op_nodes, args.max_cell_nodes, args.max_stage_nodes, args.num_ops)
+    darts = compute_darts_space_size()
+    print(
+        f"T_HNAG  ≈ {format_scientific(hnag)}  (N_O={args.max_op_nodes}, N_C={args.max_cell_nodes}, "
+        f"N_S={args.max_stage_nodes}, M={args.num_ops}; appendix A.1)"
+    )
+    print(f"T_DARTS = 8^14 ≈ {format_scientific(darts)}")
+    if args.exact:
+        print(f"T_HNAG  = {hnag}\nT_DARTS = {darts}")
+
+
+def _run_space_stats(args: argparse.Namespace) -> None:
+    from nago.space_stats import collect_space_samples, summarise, write_space_stats
+
+    samples = []
+    for name in args.spaces:
+        space = get_space(name)
+        for label in args.inputs:
+            spec = parse_input_spec(label, args.classes)
+            samples += collect_space_samples(space, spec, args.samples, args.seed, args.param_budget)
+    plot, rows, summary_path = write_space_stats(samples, args.output)
+    for key, metrics in summarise(samples).items():
+        memory = metrics["memory_mb"]
+        nodes = metrics["nodes"]
+        print(
+            f"{key:<22} memory/image MB min {memory['min']:.1f} median {memory['median']:.1f}"
+            f" max {memory['max']:.1f} · nodes {nodes['min']:.0f}..{nodes['max']:.0f}"
+        )
+    print(f"wrote {plot}, {rows}, {summary_path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nago",
+        description=(
+            "Neural Architecture Generator Optimization. A generator G(Θ) turns 8 hyperparameters Θ "
+            "and a seed into a whole network; these commands sample, describe and draw such networks."
+        ),
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sample = sub.add_parser("sample", help="sample an architecture from G(Θ) and print or save its JSON", epilog=EPILOG)
+    _add_arch_options(sample, allow_arch_file=False)
+    sample.add_argument("-o", "--output", type=Path, help="write the JSON here instead of stdout")
+    sample.set_defaults(run=_run_sample)
+
+    desc = sub.add_parser("describe", help="print an architecture's size: params, MACs, memory, nodes", epilog=EPILOG)
+    _add_arch_options(desc, allow_arch_file=True)
+    desc.add_argument("--json", action="store_true", help="print JSON instead of text")
+    desc.set_defaults(run=_run_describe)
+
+    draw = sub.add_parser("draw", help="draw an architecture's three levels to PNG or SVG", epilog=EPILOG)
+    _add_arch_options(draw, allow_arch_file=True)
+    draw.add_argument("-o", "--output", type=Path, required=True, help="output file, .png or .svg")
+    draw.set_defaults(run=_run_draw)
+
+    ranges = sub.add_parser("ranges", help="list a space's hyperparameters and their ranges", epilog=EPILOG)
+    _add_space_options(ranges)
+    ranges.set_defaults(run=_run_ranges)
+
+    size = sub.add_parser("space-size", help="count the HNAG and DARTS search spaces (appendix A.1)", epilog=EPILOG)
+    size.add_argument("--max-op-nodes", type=int, default=10, help="N_O (default 10)")
+    size.add_argument("--max-cell-nodes", type=int, default=10, help="N_C (default 10)")
+    size.add_argument("--max-stage-nodes", type=int, default=10, help="N_S (default 10)")
+    size.add_argument("--num-ops", type=int, default=5, help="M, operations per node (default 5)")
+    size.add_argument("--exact", action="store_true", help="also print the exact integers")
+    size.set_defaults(run=_run_space_size)
+
+    stats = sub.add_parser(
+        "space-stats", help="histogram memory, params and nodes of many samples (appendix F)", epilog=EPILOG
+    )
+    stats.add_argument("--spaces", nargs="+", default=["hnag", "rnag"], help="spaces (default hnag rnag)")
+    stats.add_argument("--inputs", nargs="+", default=["32x32x3", "224x224x3"], help="input sizes")
+    stats.add_argument("--samples", type=int, default=300, help="samples per space and input (default 300)")
+    stats.add_argument("--seed", type=int, default=0, help="seed of the whole study (default 0)")
+    stats.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
+    stats.add_argument("--param-budget", type=float, default=DEFAULT_PARAM_BUDGET, help="parameter budget")
+    stats.add_argument("-o", "--output", type=Path, default=Path("out/space-stats"), help="output folder")
+    stats.set_defaults(run=_run_space_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except InvalidInputError as error:
+        print(f"nago {args.command}: error: {error}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Build a trainable PyTorch network from an architecture record (nago-spec §3).
+
+The builder reads channel counts and resolutions from `nago.shapes`, the same walk the
+complexity counts use, so `count_params` equals the module's parameter count by construction
+(and a test checks it). Every level runs one rule: source nodes receive the graph input, other
+nodes merge their predecessors' outputs, the graph output is the mean of the true sinks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from nago.architecture import Architecture, Cell, MergeKind, MidNode, OpKind
+from nago.graphs import DagGraph
+from nago.shapes import CellShape, MergeShape, MidShape, OpShape, OutputShape, resolve_shapes
+
+HEAD_DROPOUT = 0.2
+
+
+class Merge(nn.Module):
+    """Combine a node's inputs: identity, σ(w)-weighted sum with 1×1 adapters, or concatenation."""
+
+    def __init__(self, shape: MergeShape) -> None:
+        super().__init__()
+        self.identity = shape.is_identity
+        self.concat = shape.kind is MergeKind.CONCAT and not self.identity
+        self.adapted = shape.adapters if not (self.identity or self.concat) else tuple(False for _ in shape.incoming)
+        self.adapters = nn.ModuleDict(
+            {
+                str(i): nn.Conv2d(channels, shape.channels, 1)
+                for i, (channels, adapted) in enumerate(zip(shape.incoming, self.adapted, strict=True))
+                if adapted
+            }
+        )
+        weighted = 0 if (self.identity or self.concat) else sum(1 for a in self.adapted if not a)
+        self.edge_weights = nn.Parameter(torch.ones(weighted)) if weighted else None
+
+    def forward(self, inputs: list[Tensor]) -> Tensor:
+        if self.identity:
+            return inputs[0]
+        if self.concat:
+            return torch.cat(inputs, dim=1)
+        total: Tensor | None = None
+        weight_index = 0
+        for i, x in enumerate(inputs):
+            if self.adapted[i]:
+                term = self.adapters[str(i)](x)
+            else:
+                assert self.edge_weights is not None
+                term = torch.sigmoid(self.edge_weights[weight_index]) * x
+                weight_index += 1
+            total = term if total is None else total + term
+        assert total is not None
+        return total
+
+
+def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
+    """ReLU → conv → BN, ReLU → sepconv → BN, or avg-pool (+1×1 conv when channels change)."""
+    cin, cout, stride = shape.merge.channels, shape.out_channels, shape.stride
+    if op.is_pool:
+        layers: list[nn.Module] = [nn.AvgPool2d(op.kernel, stride, op.kernel // 2, count_include_pad=False)]
+        if cin != cout:
+            layers.append(nn.Conv2d(cin, cout, 1))
+        return nn.Sequential(*layers)
+    if op is OpKind.SEPCONV3X3:
+        conv: list[nn.Module] = [
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin),
+            nn.Conv2d(cin, cout, 1),
+        ]
+    else:
+        conv = [nn.Conv2d(cin, cout, op.kernel, stride, op.kernel // 2)]
+    return nn.Sequential(nn.ReLU(), *conv, nn.BatchNorm2d(cout))
+
+
+class GraphNode(nn.Module):
+    """A node at any level: merge the inputs, then run the body (an operation or a lower graph)."""
+
+    def __init__(self, merge: Merge, body: nn.Module) -> None:
+        super().__init__()
+        self.merge = merge
+        self.body = body
+
+    def forward(self, inputs: list[Tensor]) -> Tensor:
+        out: Tensor = self.body(self.merge(inputs))
+        return out
+
+
+def run_graph(graph: DagGraph, nodes: nn.ModuleList, x: Tensor) -> list[Tensor]:
+    """Run nodes in index order: sources get `x`, the others their predecessors' outputs."""
+    outputs: list[Tensor] = []
+    for index, node in enumerate(nodes):
+        preds = graph.predecessors[index]
+        outputs.append(node([outputs[p] for p in preds] if preds else [x]))
+    return outputs
+
+
+def average(tensors: Sequence[Tensor]) -> Tensor:
+    """Unweighted mean of same-shaped tensors; one tensor passes unchanged."""
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = total + t
+    return total / len(tensors) if len(tensors) > 1 else total
+
+
+def mean_of_sinks(graph: DagGraph, outputs: list[Tensor]) -> Tensor:
+    """The graph output: the mean of its true sinks, chosen by node id (nago-spec §10.2)."""
+    return average([outputs[s] for s in graph.sinks])
+
+
+class GraphBlock(nn.Module):
+    """A whole graph as one module; its output is the mean of its sinks (nago-spec §1.3)."""
+
+    def __init__(self, graph: DagGraph, nodes: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.graph = graph
+        self.nodes = nn.ModuleList(nodes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return mean_of_sinks(self.graph, run_graph(self.graph, self.nodes, x))
+
+
+def _build_mid(mid: MidNode, shape: MidShape) -> GraphNode:
+    ops = [
+        GraphNode(Merge(op_shape.merge), build_operation(op.op, op_shape))
+        for op, op_shape in zip(mid.ops, shape.ops, strict=True)
+    ]
+    return GraphNode(Merge(shape.merge), GraphBlock(mid.graph, ops))
+
+
+class CellNode(nn.Module):
+    """A top-level node: pool inputs to the cell's resolution, merge, run the mid graph (§3.2–3.4)."""
+
+    def __init__(self, cell: Cell, shape: CellShape) -> None:
+        super().__init__()
+        pool_inputs = cell.downsample == "pool"
+        self.pools = nn.ModuleList(
+            [
+                nn.AdaptiveAvgPool2d(shape.resolution) if pool_inputs and res != shape.resolution else nn.Identity()
+                for res in shape.input_resolutions
+            ]
+        )
+        mids = [_build_mid(mid, mid_shape) for mid, mid_shape in zip(cell.nodes, shape.mids, strict=True)]
+        self.node = GraphNode(Merge(shape.merge), GraphBlock(cell.graph, list(mids)))
+
+    def forward(self, inputs: list[Tensor]) -> Tensor:
+        out: Tensor = self.node([pool(x) for pool, x in zip(self.pools, inputs, strict=True)])
+        return out
+
+
+class TopOutput(nn.Module):
+    """Mean of the top-level sinks, pooled to the smallest size and adapted to the last sink's channels."""
+
+    def __init__(self, shape: OutputShape) -> None:
+        super().__init__()
+        self.sinks = shape.sinks
+        self.pools = nn.ModuleList(
+            [
+                nn.AdaptiveAvgPool2d(shape.resolution) if r != shape.resolution else nn.Identity()
+                for r in shape.sink_resolutions
+            ]
+        )
+        self.adapters = nn.ModuleList(
+            [nn.Conv2d(c, shape.channels, 1) if c != shape.channels else nn.Identity() for c in shape.sink_channels]
+        )
+
+    def forward(self, outputs: list[Tensor]) -> Tensor:
+        return average(
+            [adapt(pool(outputs[s])) for s, pool, adapt in zip(self.sinks, self.pools, self.adapters, strict=True)]
+        )
+
+
+def build_stem(arch: Architecture, channels: int) -> nn.Sequential:
+    """Small inputs: two conv3×3 at full size; large inputs: two stride-2 separable convs (nago-spec §3.1)."""
+    cin = arch.input.channels
+    if not arch.input.is_large:
+        return nn.Sequential(
+            nn.Conv2d(cin, channels, 3, 1, 1),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.BatchNorm2d(channels),
+        )
+    half = max(1, channels // 2)
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, 2, 1, groups=cin),
+        nn.Conv2d(cin, half, 1),
+        nn.BatchNorm2d(half),
+        nn.ReLU(),
+        nn.Conv2d(half, half, 3, 2, 1, groups=half),
+        nn.Conv2d(half, channels, 1),
+        nn.BatchNorm2d(channels),
+    )
+
+
+def build_head(channels: int, head_channels: int, num_classes: int) -> nn.Sequential:
+    """ReLU → 1×1 conv → BN → ReLU → global average pool → dropout → linear (nago-spec §3.4)."""
+    return nn.Sequential(
+        nn.ReLU(),
+        nn.Conv2d(channels, head_channels, 1),
+        nn.BatchNorm2d(head_channels),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(HEAD_DROPOUT),
+        nn.Linear(head_channels, num_classes),
+    )
+
+
+class GeneratedNetwork(nn.Module):
+    """The network of one architecture record: stem, top-level graph of cells, head."""
+
+    def __init__(self, arch: Architecture) -> None:
+        super().__init__()
+        shape = resolve_shapes(arch)
+        self.top = arch.top
+        self.stem = build_stem(arch, shape.stem_channels)
+        self.cells = nn.ModuleList([CellNode(c, s) for c, s in zip(arch.cells, shape.cells, strict=True)])
+        self.output = TopOutput(shape.output)
+        self.head = build_head(shape.output.channels, arch.head_channels, arch.input.num_classes)
+        initialise_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        outputs = run_graph(self.top, self.cells, self.stem(x))
+        logits: Tensor = self.head(self.output(outputs))
+        return logits
+
+
+def initialise_weights(module: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) convs, BN weight 1 and bias 0, edge weights 1 (nago-spec §3.4)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def build_network(arch: Architecture) -> GeneratedNetwork:
+    """The trainable torch module for `arch`."""
+    return GeneratedNetwork(arch)
