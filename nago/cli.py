@@ -174,6 +174,8 @@ def _run_space_size(args: argparse.Namespace) -> None:
 def _run_space_stats(args: argparse.Namespace) -> None:
     from nago.space_stats import collect_space_samples, summarise, write_space_stats
 
+    if args.samples < 1:
+        raise InvalidInputError("--samples", f"must be at least 1, got {args.samples}")
     samples = []
     for name in args.spaces:
         space = get_space(name)

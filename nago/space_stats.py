@@ -93,9 +93,13 @@ def plot_space_histograms(samples: Sequence[SpaceSample], path: Path) -> Path:
     for row, label in enumerate(inputs):
         for col, metric in enumerate(METRICS):
             ax = axes[row][col]
-            for space in spaces:
-                values = [getattr(s, metric) for s in samples if s.input == label and s.space == space]
-                ax.hist(values, bins=30, alpha=0.6, label=f"{space} (n={len(values)})")
+            values = {
+                space: [float(getattr(s, metric)) for s in samples if s.input == label and s.space == space]
+                for space in spaces
+            }
+            bins = np.histogram_bin_edges([v for vs in values.values() for v in vs], bins=40)
+            for space, space_values in values.items():
+                ax.hist(space_values, bins=bins, alpha=0.6, label=f"{space} (n={len(space_values)})")
             ax.set_title(f"{label}: {METRIC_LABELS[metric]}", fontsize=9)
             ax.legend(fontsize=8)
     fig.tight_layout()

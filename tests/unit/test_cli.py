@@ -64,6 +64,7 @@ BAD_INPUTS = [
     (["draw", "--random", "-o", "picture.gif"], "output: drawing format"),
     (["sample", "--random", "--seed", "-1"], "seed: must be an integer"),
     (["sample", "--bogus"], "unrecognized arguments"),
+    (["space-stats", "--samples", "0"], "--samples: must be at least 1"),
 ]
 
 
