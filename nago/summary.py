@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from nago.architecture import Architecture
 from nago.complexity import measure_complexity
 from nago.shapes import resolve_shapes
+from nago.spaces import get_space
 
 
 class CellSummary(BaseModel):
@@ -43,13 +44,19 @@ class ArchitectureSummary(BaseModel):
     cell_table: list[CellSummary]
 
 
+def _in_space_order(arch: Architecture) -> dict[str, int | float]:
+    """Θ in the order the space declares its parameters (JSON stores keys sorted)."""
+    order = {name: i for i, name in enumerate(get_space(arch.space).names)}
+    return dict(sorted(arch.theta.items(), key=lambda item: order.get(item[0], len(order))))
+
+
 def summarise_architecture(arch: Architecture) -> ArchitectureSummary:
     """Sizes and per-cell layout of `arch`."""
     size = measure_complexity(arch)
     shape = resolve_shapes(arch)
     return ArchitectureSummary(
         space=arch.space.value,
-        theta=arch.theta,
+        theta=_in_space_order(arch),
         seed=arch.seed,
         input=arch.input.label(),
         num_classes=arch.input.num_classes,
