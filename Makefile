@@ -9,23 +9,30 @@ PYTEST_WORKERS ?= 2
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-system-packages.sh
+	bash scripts/install-system-packages.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## The main job, for now: the search-space size, then sample, describe and draw one architecture.
+## The main job, for now: the search-space size; sample, describe, draw and train one architecture.
 demo: setup
 	$(BIN)/nago space-size
 	$(BIN)/nago sample --space hnag --random --theta-seed 7 --seed 0 -o out/demo/architecture.json
 	$(BIN)/nago describe --arch out/demo/architecture.json
 	$(BIN)/nago draw --arch out/demo/architecture.json -o out/demo/architecture.png
+	rm -f out/demo/trial.jsonl
+	$(BIN)/nago sample --space hnag --random --theta-seed 1 --seed 0 --input 28x28x1 --param-budget 2e5 \
+		-o out/demo/fashion-architecture.json
+	$(BIN)/nago train --arch out/demo/fashion-architecture.json --epochs 1 --train-limit 2000 \
+		--validation-fraction 0.05 --jsonl out/demo/trial.jsonl > /dev/null
 
 lint: setup
 	$(BIN)/ruff check nago operator tests bench
 	$(BIN)/ruff format --check nago operator tests bench
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile trainer_image/Dockerfile
 
 ## Everything CI runs: lint, types, and every test tier (GPU tests skip without CUDA).
 test: lint
@@ -39,6 +46,7 @@ test-gpu: setup
 
 bench: setup
 	$(BIN)/python bench/bench_sample_build.py
+	$(BIN)/python bench/bench_train_throughput.py
 
 golden: setup
 	$(BIN)/python tests/golden/regenerate.py

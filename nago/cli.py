@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import yaml
+from pydantic import ValidationError
 
 from nago.architecture import Architecture, parse_input_spec, read_architecture
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
 from nago.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET, sample_architecture
+from nago.sinks import JsonlFileSink, RecordSink, RedisStreamSink, StdoutSink
 from nago.spaces import SearchSpace, SpaceName, get_space
 from nago.summary import format_summary, summarise_architecture
+from nago.trainer import run_trial
+from nago.trial import TrialSpec
 
 EPILOG = "Exit codes: 0 success, 1 failure at run time, 2 bad input (the message names the field)."
 
@@ -193,6 +199,68 @@ def _run_space_stats(args: argparse.Namespace) -> None:
     print(f"wrote {plot}, {rows}, {summary_path}")
 
 
+def _trial_spec(args: argparse.Namespace) -> TrialSpec:
+    """A TrialSpec from --trial FILE (JSON or YAML) or from the flags."""
+    if args.trial is not None:
+        try:
+            document = yaml.safe_load(args.trial.read_text())
+        except OSError as error:
+            raise InvalidInputError("--trial", f"cannot read {args.trial}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise InvalidInputError("--trial", f"{args.trial} is not valid JSON or YAML: {error}") from None
+    else:
+        space = _space(args)
+        document = {
+            "search": args.search,
+            "trial_id": args.trial_id,
+            "attempt": args.attempt,
+            "space": space.name.value,
+            "ranges": _parse_ranges(args.ranges),
+            "seed": args.seed,
+            "param_budget": args.param_budget,
+            "head_channels": args.head_channels,
+            "device": args.device,
+            "checkpoint": args.checkpoint,
+            "dataset": {
+                "kind": args.dataset,
+                "path": args.data_dir,
+                "train_limit": args.train_limit,
+                "validation_fraction": args.validation_fraction,
+            },
+            "protocol": {
+                "mode": args.protocol,
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "learning_rate": args.lr,
+                "augment": not args.no_augment,
+            },
+        }
+        if args.arch is not None:
+            document["architecture"] = args.arch
+        else:
+            document["theta"] = _theta(args, space)
+    try:
+        return TrialSpec.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "trial"
+        raise InvalidInputError(where, str(first["msg"])) from None
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    spec = _trial_spec(args)
+    sinks: list[RecordSink] = [StdoutSink()]
+    if args.jsonl is not None:
+        sinks.append(JsonlFileSink(args.jsonl))
+    redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")
+    if redis_url:
+        password = os.environ.get("NAGO_REDIS_PASSWORD")
+        if not password:
+            raise InvalidInputError("NAGO_REDIS_PASSWORD", "must be set in the environment when Redis is used")
+        sinks.append(RedisStreamSink(redis_url, password, spec.search))
+    raise SystemExit(run_trial(spec, sinks, args.flush_timeout))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nago",
@@ -231,6 +299,38 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--exact", action="store_true", help="also print the exact integers")
     size.set_defaults(run=_run_space_size)
 
+    train = sub.add_parser(
+        "train",
+        help="train one trial on real data and report metric records (JSON lines, file, Redis)",
+        description=(
+            "Train one architecture (from Θ and a seed, or --arch) and report one record per epoch and a "
+            "final record: JSON lines on stdout always, --jsonl FILE, and the Redis stream of the search "
+            "when --redis-url (or NAGO_REDIS_URL) is set, with the password in NAGO_REDIS_PASSWORD."
+        ),
+        epilog="Exit codes: 0 success, 1 failure at run time, 2 bad input, 3 out of memory, "
+        "4 final record not delivered.",
+    )
+    _add_arch_options(train, allow_arch_file=True)
+    train.add_argument("--trial", type=Path, help="the whole trial as a JSON or YAML file (instead of the flags)")
+    train.add_argument("--search", default="local", help="search name the records carry (default local)")
+    train.add_argument("--trial-id", default="trial-0", help="trial id the records carry (default trial-0)")
+    train.add_argument("--attempt", type=int, default=0, help="attempt number the records carry (default 0)")
+    train.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, cifar10, cifar100 or image-folder")
+    train.add_argument("--data-dir", type=Path, help="dataset folder (Fashion-MNIST defaults to Debian's)")
+    train.add_argument("--train-limit", type=int, help="use only this many training images")
+    train.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
+    train.add_argument("--protocol", default="search", help="search or final (default search)")
+    train.add_argument("--epochs", type=int, default=1, help="epochs to train (default 1)")
+    train.add_argument("--batch-size", type=int, help="batch size (default: the largest that fits, at most 512)")
+    train.add_argument("--lr", type=float, help="learning rate (default: 0.025 at batch 96 to 0.1 at 512)")
+    train.add_argument("--no-augment", action="store_true", help="no random crop and flip")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    train.add_argument("--checkpoint", type=Path, help="checkpoint file: written every epoch, resumed from")
+    train.add_argument("--jsonl", type=Path, help="also append the records to this file")
+    train.add_argument("--redis-url", help="redis://host:port/db of the metrics stream (or NAGO_REDIS_URL)")
+    train.add_argument("--flush-timeout", type=float, default=30.0, help="seconds to deliver the last records")
+    train.set_defaults(run=_run_train)
+
     stats = sub.add_parser(
         "space-stats", help="histogram memory, params and nodes of many samples (appendix F)", epilog=EPILOG
     )
@@ -249,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
+    except SystemExit as done:
+        return int(done.code or 0)
     except InvalidInputError as error:
         print(f"nago {args.command}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT

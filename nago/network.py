@@ -57,6 +57,21 @@ class Merge(nn.Module):
         return total
 
 
+class DropPath(nn.Module):
+    """Zero a whole operation output per sample with probability p while training, scaling the rest
+    by 1/(1−p) (nago-spec §6(b); the trainer ramps p from 0 over the epochs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.p = 0.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p <= 0:
+            return x
+        keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1 - self.p)
+
+
 def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
     """ReLU → conv → BN, ReLU → sepconv → BN, or avg-pool (+1×1 conv when channels change)."""
     cin, cout, stride = shape.merge.channels, shape.out_channels, shape.stride
@@ -64,7 +79,7 @@ def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
         layers: list[nn.Module] = [nn.AvgPool2d(op.kernel, stride, op.kernel // 2, count_include_pad=False)]
         if cin != cout:
             layers.append(nn.Conv2d(cin, cout, 1))
-        return nn.Sequential(*layers)
+        return nn.Sequential(*layers, DropPath())
     if op is OpKind.SEPCONV3X3:
         conv: list[nn.Module] = [
             nn.Conv2d(cin, cin, 3, stride, 1, groups=cin),
@@ -72,7 +87,7 @@ def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
         ]
     else:
         conv = [nn.Conv2d(cin, cout, op.kernel, stride, op.kernel // 2)]
-    return nn.Sequential(nn.ReLU(), *conv, nn.BatchNorm2d(cout))
+    return nn.Sequential(nn.ReLU(), *conv, nn.BatchNorm2d(cout), DropPath())
 
 
 class GraphNode(nn.Module):
@@ -209,10 +224,31 @@ def build_head(channels: int, head_channels: int, num_classes: int) -> nn.Sequen
     )
 
 
-class GeneratedNetwork(nn.Module):
-    """The network of one architecture record: stem, top-level graph of cells, head."""
+def build_auxiliary_head(channels: int, num_classes: int) -> nn.Sequential:
+    """ReLU → 2×2 average pool → 1×1 conv 128 → BN → ReLU → linear: a small classifier on an
+    intermediate cell, used only in training (nago-spec §3.4, §6(b))."""
+    return nn.Sequential(
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Conv2d(channels, 128, 1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(128 * 4, num_classes),
+    )
 
-    def __init__(self, arch: Architecture) -> None:
+
+def auxiliary_cell(arch: Architecture) -> int | None:
+    """The cell feeding the auxiliary head: the last stage-1 cell (the input of stage 2), if any."""
+    candidates = [i for i, cell in enumerate(arch.cells) if cell.stage == 1]
+    return candidates[-1] if candidates and any(c.stage == 2 for c in arch.cells) else None
+
+
+class GeneratedNetwork(nn.Module):
+    """The network of one architecture record: stem, top-level graph of cells, head; optionally an
+    auxiliary head for training, outside the parameter budget and dropped at evaluation."""
+
+    def __init__(self, arch: Architecture, auxiliary: bool = False) -> None:
         super().__init__()
         shape = resolve_shapes(arch)
         self.top = arch.top
@@ -220,12 +256,32 @@ class GeneratedNetwork(nn.Module):
         self.cells = nn.ModuleList([CellNode(c, s) for c, s in zip(arch.cells, shape.cells, strict=True)])
         self.output = TopOutput(shape.output)
         self.head = build_head(shape.output.channels, arch.head_channels, arch.input.num_classes)
+        aux_cell = auxiliary_cell(arch) if auxiliary else None
+        self.auxiliary_cell = aux_cell
+        self.auxiliary = (
+            build_auxiliary_head(shape.cells[aux_cell].out_channels, arch.input.num_classes)
+            if aux_cell is not None
+            else None
+        )
         initialise_weights(self)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_with_auxiliary(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Logits, and the auxiliary head's logits when it exists and the network is training."""
         outputs = run_graph(self.top, self.cells, self.stem(x))
         logits: Tensor = self.head(self.output(outputs))
-        return logits
+        aux: Tensor | None = None
+        if self.training and self.auxiliary is not None and self.auxiliary_cell is not None:
+            aux = self.auxiliary(outputs[self.auxiliary_cell])
+        return logits, aux
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_with_auxiliary(x)[0]
+
+    def set_drop_path(self, p: float) -> None:
+        """Set the drop-path probability of every operation."""
+        for module in self.modules():
+            if isinstance(module, DropPath):
+                module.p = p
 
 
 def initialise_weights(module: nn.Module) -> None:
@@ -240,6 +296,6 @@ def initialise_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build_network(arch: Architecture) -> GeneratedNetwork:
-    """The trainable torch module for `arch`."""
-    return GeneratedNetwork(arch)
+def build_network(arch: Architecture, auxiliary: bool = False) -> GeneratedNetwork:
+    """The trainable torch module for `arch` (with an auxiliary head for the final protocol)."""
+    return GeneratedNetwork(arch, auxiliary)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import HNAG_MID
+from helpers import HNAG_MID
 from nago.architecture import InputSpec
 from nago.complexity import count_params
 from nago.sampling import sample_architecture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import sample_random
+from helpers import sample_random
 from nago.architecture import InputSpec
 from nago.complexity import measure_complexity
 from nago.memory import measure_memory_per_image

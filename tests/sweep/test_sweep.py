@@ -10,7 +10,7 @@ import networkx as nx
 import pytest
 import torch
 
-from conftest import ALL_SPACES, sample_random
+from helpers import ALL_SPACES, sample_random
 from nago.architecture import Architecture, InputSpec
 from nago.graphs import DagGraph
 from nago.network import build_network

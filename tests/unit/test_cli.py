@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HNAG_MID
+from helpers import HNAG_MID
 from nago.architecture import read_architecture
 from nago.cli import main
 from nago.exit_codes import ExitCode

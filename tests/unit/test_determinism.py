@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ALL_SPACES
+from helpers import ALL_SPACES
 
 SAMPLE = [sys.executable, "-m", "nago.cli", "sample", "--random", "--theta-seed", "21", "--seed", "8"]
 PARAMS = (

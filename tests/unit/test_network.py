@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import ALL_SPACES, sample_random
+from helpers import ALL_SPACES, sample_random
 from nago.architecture import Architecture, InputSpec, load_architecture
 from nago.complexity import BYTES_PER_VALUE, count_params, measure_complexity
 from nago.errors import InvalidInputError

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import ALL_SPACES, HNAG_MID
+from helpers import ALL_SPACES, HNAG_MID
 from nago.errors import InvalidInputError
 from nago.spaces import ParamKind, get_space
 

@@ -1,0 +1,58 @@
+"""Checkpoints of an interrupted trial: written atomically after every epoch, checked on resume.
+
+A checkpoint holds the model, optimiser and scheduler states, the epochs completed, the best
+validation accuracy, the RNG states and the identity of the trial (fingerprint, seed, trial id)
+so a checkpoint of another trial is never resumed by mistake.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nago.errors import InvalidInputError
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, as bad input, when the checkpoint cannot be written."""
+    field = "checkpoint"
+    if path.exists() and path.is_dir():
+        raise InvalidInputError(field, f"{path} is a folder; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".nago-probe-"):
+            pass
+    except OSError as error:
+        raise InvalidInputError(field, f"no write access to {path.parent}: {error.strerror}") from None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write to a temporary file beside `path`, flush to disk, then rename over it."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(state, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state, or None when there is none; a checkpoint of another trial is bad input."""
+    if not path.exists():
+        return None
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # any unpickling failure means the file is unusable
+        raise InvalidInputError("checkpoint", f"{path} cannot be read as a checkpoint: {error}") from None
+    saved = state.get("identity")
+    if saved != identity:
+        raise InvalidInputError("checkpoint", f"{path} belongs to another trial ({saved}), not {identity}")
+    return state

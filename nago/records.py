@@ -1,0 +1,85 @@
+"""Metric records a trial reports: one per epoch and one final record, versioned and typed.
+
+Every record carries the search, the trial id and the attempt; (trial, attempt, kind, epoch) is
+its identity, which the sinks use to deliver each record exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+RECORD_VERSION: Literal[1] = 1
+
+
+class _RecordBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = RECORD_VERSION
+    search: str
+    trial_id: str
+    attempt: int = Field(ge=0)
+    epoch: int = Field(ge=0, description="epoch number (1-based) or, for the final record, epochs completed")
+    time: float = Field(description="seconds since the epoch (Unix time) when the record was made")
+
+    @property
+    def identity(self) -> str:
+        kind: str = getattr(self, "kind")  # noqa: B009  (set by each subclass)
+        return f"{self.trial_id}:{self.attempt}:{kind}:{self.epoch}"
+
+
+class EpochRecord(_RecordBase):
+    kind: Literal["epoch"] = "epoch"
+    epochs: int = Field(ge=1)
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    learning_rate: float
+    batch_size: int
+    epoch_seconds: float
+    images_per_second: float
+
+
+class FinalRecord(_RecordBase):
+    kind: Literal["final"] = "final"
+    status: Literal["succeeded", "failed"]
+    exit_code: int
+    error: str | None = None
+    fingerprint: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    nodes: int | None = None
+    activation_bytes_per_image: int | None = None
+    measured_memory_per_image: float | None = Field(default=None, description="CUDA slope, bytes; None on CPU")
+    best_val_accuracy: float | None = None
+    final_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    device: str | None = None
+    train_seconds: float | None = None
+
+
+Record = Annotated[EpochRecord | FinalRecord, Field(discriminator="kind")]
+_RECORD_ADAPTER: TypeAdapter[EpochRecord | FinalRecord] = TypeAdapter(Record)
+
+
+class RecordParseError(ValueError):
+    """A line that is not a valid metric record."""
+
+
+def parse_record(text: str | bytes) -> EpochRecord | FinalRecord:
+    """Parse one JSON record; raises RecordParseError naming the problem."""
+    try:
+        return _RECORD_ADAPTER.validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RecordParseError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+def dump_record(record: EpochRecord | FinalRecord) -> str:
+    """One line of JSON, keys in field order."""
+    return record.model_dump_json()

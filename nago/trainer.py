@@ -1,0 +1,371 @@
+"""Train one trial and report it: the body of `nago train` (appendix C, G; DESIGN §3.5).
+
+Data are decoded once and kept as uint8 tensors (on the GPU when there is one); batches are
+indexed, augmented and normalised as whole tensors. Each epoch ends with a validation pass, an
+epoch record and, when a checkpoint path is given, an atomic checkpoint, so a preempted trial
+resumes at the last finished epoch and ends with the same epochs and records. The run ends with
+one final record, also when it fails; the exit code says how it ended (`nago.exit_codes`).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional
+
+from nago.architecture import Architecture, InputSpec, read_architecture
+from nago.augment import crop_padding_for, cutout, random_crop, random_flip
+from nago.checkpoint import check_writable, load_checkpoint, save_checkpoint
+from nago.complexity import measure_complexity
+from nago.data import ImageSet, LoadedDataset, load_dataset
+from nago.errors import InvalidInputError
+from nago.exit_codes import ExitCode
+from nago.memory import measure_memory_per_image
+from nago.network import GeneratedNetwork, build_network
+from nago.protocol import REFERENCE_BATCH, ProtocolMode, TrainingProtocol
+from nago.records import EpochRecord, FinalRecord
+from nago.sampling import sample_architecture
+from nago.sinks import RecordSink
+from nago.spaces import get_space
+from nago.trial import TrialSpec
+
+CUDA_MEMORY_HEADROOM = 0.8  # share of free device memory the automatic batch may plan to use
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve_device(choice: str) -> torch.device:
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but CUDA is not available here")
+    return torch.device("cuda")
+
+
+def resolve_architecture(spec: TrialSpec, input_spec: InputSpec) -> Architecture:
+    """Sample from (space, Θ, seed), or read the JSON and check it fits the dataset."""
+    if spec.architecture is not None:
+        arch = read_architecture(spec.architecture)
+        if arch.input != input_spec:
+            raise InvalidInputError(
+                "architecture",
+                f"{spec.architecture} is built for {arch.input.label()} with {arch.input.num_classes} classes, "
+                f"the dataset has {input_spec.label()} with {input_spec.num_classes}",
+            )
+        return arch
+    assert spec.theta is not None
+    space = get_space(spec.space, spec.ranges)
+    return sample_architecture(space, spec.theta, spec.seed, input_spec, spec.param_budget, spec.head_channels)
+
+
+def choose_batch_size(
+    net: GeneratedNetwork, input_spec: InputSpec, protocol: TrainingProtocol, device: torch.device, train_size: int
+) -> tuple[int, float | None]:
+    """The protocol's batch, or the largest that fits (appendix C): on CUDA from the measured memory
+    per image and the free memory, capped at `max_batch_size`; on CPU the reference batch of 96.
+    Also returns the measured memory per image (None on CPU)."""
+    cap = max(2, min(protocol.max_batch_size, train_size))
+    if device.type != "cuda":
+        return (protocol.batch_size or min(REFERENCE_BATCH, cap)), None
+    probe = copy.deepcopy(net)
+    per_image = measure_memory_per_image(probe, input_spec, device=str(device))
+    del probe
+    torch.cuda.empty_cache()
+    if protocol.batch_size is not None:
+        return protocol.batch_size, per_image
+    free, _total = torch.cuda.mem_get_info(device)
+    static = sum(p.numel() * p.element_size() for p in net.parameters()) * 4  # weights, grads, momentum, slack
+    fits = int((free * CUDA_MEMORY_HEADROOM - static) / max(per_image, 1.0))
+    batch = max(1, min(cap, fits))
+    return (batch // 8 * 8 if batch >= 8 else batch), per_image
+
+
+@dataclass
+class _DeviceData:
+    """A split's images and labels on the training device."""
+
+    images: Tensor
+    labels: Tensor
+
+    @classmethod
+    def of(cls, split: ImageSet, device: torch.device) -> _DeviceData:
+        if device.type == "cuda":
+            return cls(
+                split.images.pin_memory().to(device, non_blocking=True),
+                split.labels.pin_memory().to(device, non_blocking=True),
+            )
+        return cls(split.images, split.labels)
+
+
+@dataclass
+class _Run:
+    spec: TrialSpec
+    arch: Architecture
+    data: LoadedDataset
+    net: GeneratedNetwork
+    device: torch.device
+    batch_size: int
+    learning_rate: float
+    optimizer: torch.optim.SGD
+    scheduler: torch.optim.lr_scheduler.CosineAnnealingLR
+    generator: torch.Generator
+    mean: Tensor
+    std: Tensor
+    measured_memory: float | None
+    epochs_done: int = 0
+    best_val_accuracy: float = 0.0
+    last_val_accuracy: float = 0.0
+    train_seconds: float = 0.0
+
+    @property
+    def protocol(self) -> TrainingProtocol:
+        return self.spec.protocol
+
+    @property
+    def use_bf16(self) -> bool:
+        return self.device.type == "cuda"
+
+    def identity(self) -> dict[str, Any]:
+        return {"trial_id": self.spec.trial_id, "seed": self.spec.seed, "fingerprint": self.arch.fingerprint()}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity(),
+            "epochs_done": self.epochs_done,
+            "best_val_accuracy": self.best_val_accuracy,
+            "last_val_accuracy": self.last_val_accuracy,
+            "train_seconds": self.train_seconds,
+            "batch_size": self.batch_size,
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.epochs_done = int(state["epochs_done"])
+        self.best_val_accuracy = float(state["best_val_accuracy"])
+        self.last_val_accuracy = float(state["last_val_accuracy"])
+        self.train_seconds = float(state["train_seconds"])
+
+
+def _prepare(spec: TrialSpec) -> _Run:
+    protocol = spec.protocol
+    if spec.checkpoint is not None:
+        check_writable(spec.checkpoint)
+    data = load_dataset(spec.dataset, with_test=protocol.mode is ProtocolMode.FINAL)
+    input_spec = InputSpec(channels=data.channels, size=data.size, num_classes=data.num_classes)
+    arch = resolve_architecture(spec, input_spec)
+    device = resolve_device(spec.device)
+    torch.manual_seed(spec.seed)
+    generator = torch.Generator().manual_seed(spec.seed)
+    net = build_network(arch, auxiliary=protocol.auxiliary_weight > 0).to(device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    batch_size, measured = choose_batch_size(net, input_spec, protocol, device, len(data.train))
+    learning_rate = protocol.learning_rate_for(batch_size)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=learning_rate, momentum=protocol.momentum, weight_decay=protocol.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=protocol.epochs, eta_min=0.0)
+    mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+    run = _Run(
+        spec, arch, data, net, device, batch_size, learning_rate, optimizer, scheduler, generator, mean, std, measured
+    )
+    if spec.checkpoint is not None:
+        saved = load_checkpoint(spec.checkpoint, run.identity())
+        if saved is not None:
+            run.restore(saved)
+            _log(f"resumed {spec.trial_id} from {spec.checkpoint} after epoch {run.epochs_done}")
+    return run
+
+
+def _batches(run: _Run, split: _DeviceData, batch_size: int, order: Tensor | None) -> list[Tensor]:
+    n = int(split.labels.shape[0])
+    index = order if order is not None else torch.arange(n)
+    chunks = [index[i : i + batch_size] for i in range(0, n, batch_size)]
+    return [c.to(run.device) for c in chunks if len(c) > 1 or order is None]
+
+
+def _train_epoch(run: _Run, train: _DeviceData) -> tuple[float, float, int]:
+    """One pass over the training split; returns mean loss, accuracy and images seen."""
+    protocol = run.protocol
+    run.net.train()
+    order = torch.randperm(int(train.labels.shape[0]), generator=run.generator)
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    seen = 0
+    padding = crop_padding_for(run.data.size)
+    for index in _batches(run, train, run.batch_size, order):
+        x = train.images[index].float().div_(255)
+        y = train.labels[index]
+        if protocol.augment:
+            x = random_flip(random_crop(x, padding, run.generator), run.generator)
+        x = (x - run.mean) / run.std
+        x = cutout(x, protocol.cutout, run.generator)
+        if run.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
+            logits, aux = run.net.forward_with_auxiliary(x)
+        loss = functional.cross_entropy(logits.float(), y, label_smoothing=protocol.label_smoothing)
+        if aux is not None:
+            aux_loss = functional.cross_entropy(aux.float(), y, label_smoothing=protocol.label_smoothing)
+            loss = loss + protocol.auxiliary_weight * aux_loss
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if protocol.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(run.net.parameters(), protocol.grad_clip)
+        run.optimizer.step()
+        loss_sum += loss.detach() * len(index)
+        correct += (logits.argmax(dim=1) == y).sum()
+        seen += len(index)
+    if not torch.isfinite(loss_sum):
+        raise FloatingPointError("the training loss is not finite; lower the learning rate")
+    return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1), seen
+
+
+@torch.no_grad()
+def evaluate(run: _Run, split: _DeviceData) -> tuple[float, float]:
+    """Mean loss and accuracy on a split, in evaluation mode."""
+    run.net.eval()
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), device=run.device, dtype=torch.long)
+    for index in _batches(run, split, run.protocol.eval_batch_size, None):
+        x = (split.images[index].float().div_(255) - run.mean) / run.std
+        if run.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
+            logits = run.net(x).float()
+        y = split.labels[index]
+        loss_sum += functional.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(dim=1) == y).sum()
+    n = int(split.labels.shape[0])
+    return float(loss_sum) / n, float(correct) / n
+
+
+class Reporter:
+    """Stamps records with the trial's identity and sends them to every sink."""
+
+    def __init__(self, spec: TrialSpec, sinks: list[RecordSink]) -> None:
+        self.spec = spec
+        self.sinks = sinks
+
+    def common(self, epoch: int) -> dict[str, Any]:
+        return {
+            "search": self.spec.search,
+            "trial_id": self.spec.trial_id,
+            "attempt": self.spec.attempt,
+            "epoch": epoch,
+            "time": time.time(),
+        }
+
+    def emit(self, record: EpochRecord | FinalRecord) -> None:
+        for sink in self.sinks:
+            sink.emit(record)
+
+    def close(self, timeout: float) -> bool:
+        return all([sink.close(timeout) for sink in self.sinks])
+
+
+def _train(run: _Run, reporter: Reporter) -> FinalRecord:
+    protocol = run.protocol
+    train = _DeviceData.of(run.data.train, run.device)
+    validation = _DeviceData.of(run.data.validation, run.device)
+    _log(
+        f"{run.spec.trial_id}: {run.arch.node_count} operations, {measure_complexity(run.arch).params:,} params, "
+        f"batch {run.batch_size}, lr {run.learning_rate:.4f}, {len(run.data.train)} training images on {run.device}"
+    )
+    for epoch in range(run.epochs_done + 1, protocol.epochs + 1):
+        run.net.set_drop_path(protocol.drop_path * (epoch - 1) / protocol.epochs)
+        started = time.perf_counter()
+        learning_rate = run.optimizer.param_groups[0]["lr"]
+        train_loss, train_accuracy, seen = _train_epoch(run, train)
+        trained = time.perf_counter() - started
+        run.scheduler.step()
+        val_loss, val_accuracy = evaluate(run, validation)
+        elapsed = time.perf_counter() - started
+        run.epochs_done, run.last_val_accuracy = epoch, val_accuracy
+        run.best_val_accuracy = max(run.best_val_accuracy, val_accuracy)
+        run.train_seconds += elapsed
+        record = EpochRecord(
+            **reporter.common(epoch),
+            epochs=protocol.epochs,
+            train_loss=train_loss,
+            train_accuracy=train_accuracy,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            learning_rate=float(learning_rate),
+            batch_size=run.batch_size,
+            epoch_seconds=elapsed,
+            images_per_second=seen / max(trained, 1e-9),
+        )
+        reporter.emit(record)
+        _log(
+            f"epoch {epoch}/{protocol.epochs}: loss {train_loss:.4f}, train acc {train_accuracy:.4f}, "
+            f"val acc {val_accuracy:.4f} ({elapsed:.1f} s, {record.images_per_second:.0f} img/s)"
+        )
+        if run.spec.checkpoint is not None:
+            save_checkpoint(run.spec.checkpoint, run.state())
+    test_accuracy = None
+    if run.data.test is not None:
+        test_accuracy = evaluate(run, _DeviceData.of(run.data.test, run.device))[1]
+    size = measure_complexity(run.arch)
+    return FinalRecord(
+        **reporter.common(run.epochs_done),
+        status="succeeded",
+        exit_code=ExitCode.OK,
+        fingerprint=run.arch.fingerprint(),
+        params=size.params,
+        macs=size.macs,
+        nodes=size.nodes,
+        activation_bytes_per_image=size.activation_bytes_per_image,
+        measured_memory_per_image=run.measured_memory,
+        best_val_accuracy=run.best_val_accuracy,
+        final_val_accuracy=run.last_val_accuracy,
+        test_accuracy=test_accuracy,
+        batch_size=run.batch_size,
+        learning_rate=run.learning_rate,
+        device=str(run.device),
+        train_seconds=run.train_seconds,
+    )
+
+
+def run_trial(spec: TrialSpec, sinks: list[RecordSink], flush_timeout: float = 30.0) -> ExitCode:
+    """Train the trial, report every record, and return how it ended."""
+    reporter = Reporter(spec, sinks)
+    code = ExitCode.OK
+    try:
+        final = _train(_prepare(spec), reporter)
+    except InvalidInputError as error:
+        code, message = ExitCode.BAD_INPUT, str(error)
+    except torch.cuda.OutOfMemoryError as error:
+        code, message = ExitCode.OUT_OF_MEMORY, f"out of memory: {str(error).splitlines()[0]}"
+    except Exception as error:  # any other failure is reported, then exits 1
+        _log(traceback.format_exc())
+        code, message = ExitCode.RUNTIME_FAILURE, f"{type(error).__name__}: {error}"
+    if code is not ExitCode.OK:
+        _log(f"nago train: error: {message}")
+        final = FinalRecord(**reporter.common(0), status="failed", exit_code=code, error=message)
+    reporter.emit(final)
+    delivered = reporter.close(flush_timeout)
+    if not delivered:
+        _log("nago train: error: the final record could not be delivered to every sink")
+        if code is ExitCode.OK:
+            code = ExitCode.REPORT_UNDELIVERED
+    return code

@@ -1,0 +1,144 @@
+"""`nago train` on real Fashion-MNIST: learns, repeats itself, resumes, and refuses bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nago.data import DatasetSpec
+from nago.exit_codes import ExitCode
+from nago.protocol import TrainingProtocol
+from nago.records import EpochRecord, FinalRecord, parse_record
+from nago.sinks import StdoutSink
+from nago.trainer import run_trial
+from nago.trial import TrialSpec
+from train_helpers import SMALL_THETA, run_train, train_command, train_env
+
+
+def _records(text: str) -> list[EpochRecord | FinalRecord]:
+    return [parse_record(line) for line in text.splitlines() if line.strip()]
+
+
+def _train_in_process(spec: TrialSpec) -> tuple[ExitCode, list[EpochRecord | FinalRecord]]:
+    out = io.StringIO()
+    code = run_trial(spec, [StdoutSink(out)])
+    return code, _records(out.getvalue())
+
+
+def test_one_epoch_on_5k_fashion_mnist_learns_well_above_chance() -> None:
+    torch.set_num_threads(2)
+    spec = TrialSpec(
+        theta=SMALL_THETA,
+        seed=0,
+        param_budget=2e5,
+        head_channels=64,
+        device="cpu",
+        dataset=DatasetSpec(train_limit=5000, validation_fraction=0.05),
+        protocol=TrainingProtocol(epochs=1, batch_size=32, learning_rate=0.05, augment=False),
+    )
+    code, records = _train_in_process(spec)
+    assert code == ExitCode.OK
+    epoch, final = records
+    assert isinstance(epoch, EpochRecord) and isinstance(final, FinalRecord)
+    assert epoch.val_accuracy > 0.6, epoch
+    assert final.status == "succeeded" and final.best_val_accuracy == epoch.val_accuracy
+    assert final.params is not None and abs(final.params - 2e5) < 0.1 * 2e5
+    assert final.fingerprint and final.nodes == 9 and final.test_accuracy is None
+    assert epoch.images_per_second > 0 and epoch.epoch_seconds > 0
+
+
+def test_same_seed_repeats_on_cpu_and_final_mode_reports_test_accuracy() -> None:
+    spec = TrialSpec(
+        theta=SMALL_THETA,
+        seed=5,
+        param_budget=3e4,
+        head_channels=32,
+        device="cpu",
+        dataset=DatasetSpec(train_limit=300, validation_fraction=0.01),
+        protocol=TrainingProtocol(mode="final", epochs=2, batch_size=32, cutout=8),
+    )
+    first, second = _train_in_process(spec), _train_in_process(spec)
+    assert first[0] == second[0] == ExitCode.OK
+    metrics = [
+        [(r.train_loss, r.val_accuracy) for r in run[1] if isinstance(r, EpochRecord)] for run in (first, second)
+    ]
+    assert metrics[0] == metrics[1] and len(metrics[0]) == 2
+    final = first[1][-1]
+    assert isinstance(final, FinalRecord) and final.test_accuracy is not None and 0 <= final.test_accuracy <= 1
+
+
+def test_interrupted_trial_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    checkpoint, jsonl = tmp_path / "trial.ckpt", tmp_path / "records.jsonl"
+    command = train_command("--epochs", "4", "--checkpoint", str(checkpoint), "--jsonl", str(jsonl))
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=train_env())
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if jsonl.exists() and '"epoch":2' in jsonl.read_text():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted = _records(jsonl.read_text())
+    assert [r.epoch for r in interrupted][:2] == [1, 2] and not any(isinstance(r, FinalRecord) for r in interrupted)
+    resumed = run_train("--epochs", "4", "--checkpoint", str(checkpoint), "--jsonl", str(jsonl))
+    assert resumed.returncode == ExitCode.OK, resumed.stderr
+    assert "resumed trial-0" in resumed.stderr
+    records = _records(jsonl.read_text())
+    assert [(r.kind, r.epoch) for r in records] == [
+        ("epoch", 1),
+        ("epoch", 2),
+        ("epoch", 3),
+        ("epoch", 4),
+        ("final", 4),
+    ]
+    assert torch.load(checkpoint, weights_only=False)["epochs_done"] == 4
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+BAD_INPUTS = [
+    (["--dataset", "mnist-digits"], "dataset.kind"),
+    (["--data-dir", "/nonexistent/fashion"], "dataset.path: /nonexistent/fashion is not a folder"),
+    (["--theta", json.dumps({**SMALL_THETA, "top_nodes": 30})], "theta.top_nodes: 30 is out of range [3, 10]"),
+    (["--epochs", "0"], "protocol.epochs"),
+    (["--device", "tpu"], "device"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_INPUTS)
+def test_bad_input_exits_2_with_one_line(extra: list[str], message: str) -> None:
+    result = run_train(*extra)
+    assert result.returncode == ExitCode.BAD_INPUT
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_corrupt_architecture_and_unwritable_checkpoint_are_bad_input(tmp_path: Path) -> None:
+    corrupt = _write(tmp_path / "arch.json", '{"format_version": 1, "space": "hnag"')
+    result = run_train(source=["--arch", str(corrupt)])
+    assert result.returncode == ExitCode.BAD_INPUT and str(corrupt) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    blocker = _write(tmp_path / "not-a-folder", "x")
+    result = run_train("--checkpoint", str(blocker / "trial.ckpt"))
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "checkpoint: no write access" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    failed = _records(result.stdout)[-1]
+    assert isinstance(failed, FinalRecord) and failed.status == "failed" and failed.exit_code == ExitCode.BAD_INPUT
+
+
+def test_architecture_for_another_input_is_bad_input(tmp_path: Path) -> None:
+    command = [*train_command()[:3], "sample", "--theta", json.dumps(SMALL_THETA), "--input", "32x32x3"]
+    sample = subprocess.run([*command, "--param-budget", "3e4"], capture_output=True, text=True, check=True)
+    arch = _write(tmp_path / "arch.json", sample.stdout)
+    result = run_train(source=["--arch", str(arch)])
+    assert result.returncode == ExitCode.BAD_INPUT and "is built for 32x32x3" in result.stderr
