@@ -142,3 +142,13 @@ def test_architecture_for_another_input_is_bad_input(tmp_path: Path) -> None:
     arch = _write(tmp_path / "arch.json", sample.stdout)
     result = run_train(source=["--arch", str(arch)])
     assert result.returncode == ExitCode.BAD_INPUT and "is built for 32x32x3" in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the failure when CUDA is missing")
+def test_failure_at_run_time_exits_1_and_still_reports_a_final_record() -> None:
+    result = run_train("--device", "cuda")
+    assert result.returncode == ExitCode.RUNTIME_FAILURE
+    failed = _records(result.stdout)[-1]
+    assert (
+        isinstance(failed, FinalRecord) and failed.status == "failed" and "CUDA is not available" in str(failed.error)
+    )
