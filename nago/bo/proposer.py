@@ -1,0 +1,107 @@
+"""The interface every search strategy implements (DESIGN §3.6).
+
+`ask(n, pending)` proposes n configurations given the configurations still running;
+`tell(theta, value, budget)` records a result; `state()` and `restore(state)` round-trip the
+proposer through JSON so a restarted operator continues the same search and proposes the same next
+batch. Values are maximised. Proposals are valid Θ and never repeat an observed, pending or
+already proposed configuration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nago.bo.encoding import SpaceEncoding
+from nago.errors import InvalidInputError
+from nago.spaces import SearchSpace, Theta
+
+MAX_DRAWS_PER_POINT = 1000
+
+
+@dataclass(frozen=True)
+class Observation:
+    theta: Theta
+    value: float
+    budget: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"theta": self.theta, "value": self.value, "budget": self.budget}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Observation:
+        return cls(dict(doc["theta"]), float(doc["value"]), None if doc["budget"] is None else float(doc["budget"]))
+
+
+class Proposer:
+    """Base class: bookkeeping of observations and duplicates; subclasses implement `_propose`."""
+
+    kind = "base"
+
+    def __init__(self, space: SearchSpace, seed: int) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InvalidInputError("seed", f"must be a non-negative integer, got {seed!r}")
+        self.space = space
+        self.encoding = SpaceEncoding(space)
+        self.seed = seed
+        self.observations: list[Observation] = []
+        self.proposed = 0  # proposals made so far; drives the random streams
+
+    def tell(self, theta: Mapping[str, object], value: float, budget: float | None = None) -> None:
+        """Record the result of one configuration (values are maximised)."""
+        if not math.isfinite(value):
+            raise InvalidInputError("value", f"must be finite, got {value!r}")
+        self.observations.append(Observation(self.space.validate_theta(theta), float(value), budget))
+
+    def ask(self, n: int, pending: Sequence[Mapping[str, object]] = ()) -> list[Theta]:
+        """n new configurations, none equal to an observed, pending or earlier proposed one."""
+        if n < 1:
+            raise InvalidInputError("n", f"must be at least 1, got {n}")
+        taken = {self.encoding.key(o.theta) for o in self.observations}
+        taken |= {self.encoding.key(p) for p in pending}
+        busy = [self.encoding.encode(p) for p in pending]
+        batch = self._propose(n, busy, taken)
+        self.proposed += len(batch)
+        return [self.encoding.decode(x) for x in batch]
+
+    def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def _rng(self) -> np.random.Generator:
+        """A stream fixed by (seed, proposals made), so a restored proposer draws the same numbers."""
+        return np.random.default_rng([self.seed, self.proposed])
+
+    def _take_unique(
+        self, candidates: np.ndarray, taken: set[tuple[float, ...]], chosen: list[np.ndarray]
+    ) -> np.ndarray | None:
+        """The first candidate (in order) whose snapped point is not taken; marks it taken."""
+        for x in candidates:
+            snapped = self.encoding.snap(x)
+            key = tuple(round(float(v), 9) for v in snapped)
+            if key not in taken:
+                taken.add(key)
+                chosen.append(snapped)
+                return snapped
+        return None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "space": self.space.name.value,
+            "seed": self.seed,
+            "proposed": self.proposed,
+            "observations": [o.to_json() for o in self.observations],
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        if state.get("kind") != self.kind or state.get("space") != self.space.name.value:
+            raise InvalidInputError(
+                "proposer_state", f"is a {state.get('kind')} state for {state.get('space')}, not {self.kind}"
+            )
+        self.seed = int(state["seed"])
+        self.proposed = int(state["proposed"])
+        self.observations = [Observation.from_json(o) for o in state["observations"]]

@@ -1,0 +1,189 @@
+"""Proposers: hard local penalisation (appendix D), the common interface, determinism and restarts."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nago.bo.baselines import RandomProposer, SobolProposer
+from nago.bo.encoding import SpaceEncoding
+from nago.bo.gp_lp import LocalPenalisationProposer
+from nago.bo.penalisation import estimate_lipschitz, hard_penalty, log_hard_penalty, penalty_radii
+from nago.bo.proposer import Proposer
+from nago.errors import InvalidInputError
+from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName, get_space
+
+PLANE = SearchSpace(
+    SpaceName.HNAG,  # the name only labels states; the two float dimensions are what matter
+    (
+        ParamRange("x", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, "first coordinate"),
+        ParamRange("y", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, "second coordinate"),
+    ),
+)
+
+
+def smooth(theta: dict[str, float]) -> float:
+    """A smooth 2-D function with one broad maximum at (0.3, 0.6)."""
+    return math.exp(-4 * ((theta["x"] - 0.3) ** 2 + (theta["y"] - 0.6) ** 2)) + 0.1 * math.sin(5 * theta["x"])
+
+
+def _seeded(proposer: Proposer, count: int, seed: int = 0) -> Proposer:
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        theta = {"x": float(rng.random()), "y": float(rng.random())}
+        proposer.tell(theta, smooth(theta))
+    return proposer
+
+
+def _t(rows: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("point", "expected"),
+    [([0.0, 0.0], 0.0), ([0.1, 0.0], 0.5), ([0.2, 0.0], 1.0), ([0.5, 0.5], 1.0), ([0.0, 0.05], 0.25)],
+)
+def test_hard_penaliser_is_a_cone_clipped_at_one(point: list[float], expected: float) -> None:
+    centers, radii = _t([[0.0, 0.0]]), torch.tensor([0.2], dtype=torch.float64)
+    assert float(hard_penalty(_t([point]), centers, radii)) == pytest.approx(expected)
+
+
+def test_each_factor_is_clipped_before_the_product() -> None:
+    """A far centre must not cancel a near one (the product-then-clip bug, bo-notes §1.1)."""
+    centers = _t([[0.0, 0.0], [1.0, 1.0]])
+    radii = torch.tensor([0.2, 0.01], dtype=torch.float64)
+    x = _t([[0.02, 0.0]])
+    assert float(hard_penalty(x, centers, radii)) == pytest.approx(0.1)
+    assert float(log_hard_penalty(x, centers, radii)) == pytest.approx(math.log(0.1))
+    assert float(log_hard_penalty(_t([[0.5, 0.5]]), centers, radii)) == 0.0
+
+
+def test_radius_uses_the_absolute_gap_to_the_best() -> None:
+    mu, sigma = torch.tensor([0.5, 1.5]), torch.tensor([0.1, 0.1])
+    assert penalty_radii(mu, sigma, best=1.0, lipschitz=2.0).tolist() == pytest.approx([0.3, 0.3])
+
+
+def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean() -> None:
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=0), 20)
+    assert isinstance(proposer, LocalPenalisationProposer)
+    model = proposer.fit_model()
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return model.posterior(x).mean.squeeze(-1)
+
+    lipschitz = estimate_lipschitz(mean, 2, model.train_inputs[0], seed=0)
+    steps = 41
+    axis = torch.linspace(0, 1, steps, dtype=torch.float64)
+    grid = torch.cartesian_prod(axis, axis)
+    with torch.no_grad():
+        values = mean(grid).view(steps, steps)
+    h = 1 / (steps - 1)
+    slopes = torch.cat(
+        [
+            ((values[1:, :] - values[:-1, :]).abs() / h).flatten(),
+            ((values[:, 1:] - values[:, :-1]).abs() / h).flatten(),
+            ((values[1:, 1:] - values[:-1, :-1]).abs() / (h * math.sqrt(2))).flatten(),
+        ]
+    )
+    assert lipschitz >= float(slopes.max()) * (1 - 1e-9)
+
+
+def test_batch_points_keep_apart_and_each_is_penalised_by_all_earlier() -> None:
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=1), 12)
+    assert isinstance(proposer, LocalPenalisationProposer)
+    batch = proposer.ask(6)
+    diagnostics = proposer.diagnostics
+    assert diagnostics.fallback is None and diagnostics.centers_per_point == [0, 1, 2, 3, 4, 5]
+    points = np.array([[t["x"], t["y"]] for t in batch])
+    smallest_radius = min(diagnostics.radii)
+    for a, b in itertools.combinations(points, 2):
+        assert np.linalg.norm(a - b) >= smallest_radius
+
+
+def test_busy_points_penalise_even_the_first_point_of_an_asynchronous_proposal() -> None:
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=2), 12)
+    assert isinstance(proposer, LocalPenalisationProposer)
+    alone = proposer.ask(1)[0]
+    busy = [alone, {"x": 0.3, "y": 0.6}]
+    nxt = proposer.ask(3, pending=busy)
+    assert proposer.diagnostics.centers_per_point == [2, 3, 4]
+    first = np.array([nxt[0]["x"], nxt[0]["y"]])
+    assert np.linalg.norm(first - np.array([alone["x"], alone["y"]])) > 1e-3
+
+
+def test_saved_and_restored_proposer_proposes_the_same_next_batch() -> None:
+    original = _seeded(LocalPenalisationProposer(PLANE, seed=4), 10)
+    for theta in original.ask(3):
+        original.tell(theta, smooth(theta))  # type: ignore[arg-type]
+    state = json.loads(json.dumps(original.state()))
+    restored = LocalPenalisationProposer(PLANE, seed=99)
+    restored.restore(state)
+    assert restored.ask(3) == original.ask(3)
+
+
+def test_same_seed_same_proposals() -> None:
+    first = _seeded(LocalPenalisationProposer(PLANE, seed=5), 10).ask(2)
+    second = _seeded(LocalPenalisationProposer(PLANE, seed=5), 10).ask(2)
+    assert first == second
+
+
+def test_numerical_failure_falls_back_to_space_filling(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=6), 10)
+    assert isinstance(proposer, LocalPenalisationProposer)
+
+    def broken() -> None:
+        raise RuntimeError("cholesky_cpu: the factorization could not be completed")
+
+    monkeypatch.setattr(proposer, "fit_model", broken)
+    with caplog.at_level(logging.WARNING, logger="nago.bo"):
+        batch = proposer.ask(4)
+    assert len(batch) == 4 and "cholesky" in str(proposer.diagnostics.fallback)
+    assert "space-filling" in caplog.text
+
+
+@pytest.mark.parametrize("make", [RandomProposer, SobolProposer], ids=["random", "sobol"])
+def test_baselines_never_repeat_and_restore_exactly(make: type[Proposer]) -> None:
+    space = get_space("hnag")
+    encoding = SpaceEncoding(space)
+    proposer = make(space, seed=3)
+    observed = proposer.ask(20)
+    for theta in observed:
+        proposer.tell(theta, 0.5)
+    pending = proposer.ask(10)
+    later = proposer.ask(30, pending=pending)
+    keys = [encoding.key(t) for t in observed + pending + later]
+    assert len(keys) == len(set(keys)) == 60
+    assert all(space.validate_theta(t) == t for t in later)
+    clone = make(space, seed=0)
+    clone.restore(json.loads(json.dumps(proposer.state())))
+    assert clone.ask(5) == proposer.ask(5)
+
+
+def test_small_integer_grid_is_exhausted_without_repeats() -> None:
+    space = get_space("hnag", {name: (low, low) for name, low in [("top_nodes", 3), ("mid_nodes", 1)]})
+    tiny = space.with_ranges({"top_k": (2, 3), "bottom_nodes": (3, 3), "bottom_k": (2, 2)})
+    encoding = SpaceEncoding(tiny)
+    theta = tiny.sample_theta(np.random.default_rng(0))
+    assert encoding.decode(encoding.encode(theta)) == theta
+    proposer = RandomProposer(tiny, seed=0)
+    assert len({encoding.key(t) for t in proposer.ask(5)}) == 5
+
+
+def test_bad_tell_and_ask_are_named() -> None:
+    proposer = RandomProposer(PLANE, seed=0)
+    with pytest.raises(InvalidInputError, match="value"):
+        proposer.tell({"x": 0.1, "y": 0.2}, float("nan"))
+    with pytest.raises(InvalidInputError, match=r"theta\.x"):
+        proposer.tell({"x": 2.0, "y": 0.2}, 1.0)
+    with pytest.raises(InvalidInputError, match="n: must be at least 1"):
+        proposer.ask(0)
+    with pytest.raises(InvalidInputError, match="proposer_state"):
+        SobolProposer(PLANE, 0).restore(proposer.state())
