@@ -23,12 +23,14 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 from torch import Tensor
 
+from nago.bo.gp_posterior import build_mean_std, log_expected_improvement
 from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
 from nago.bo.proposer import Proposer
 from nago.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
 DTYPE = torch.float64
+LBFGS_EVALUATIONS = 40  # local refinement per point; the 3000 raw samples already rank the basins
 
 
 @dataclass
@@ -101,76 +103,78 @@ class LocalPenalisationProposer(Proposer):
         return model
 
     def _penalised_batch(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
-        from botorch.acquisition.analytic import LogExpectedImprovement
-
         model = self.fit_model()
+        mean_and_std = build_mean_std(model)
         train_x = model.train_inputs[0]
         best = max(o.value for o in self.observations)
 
         def mean(x: Tensor) -> Tensor:
-            predicted: Tensor = model.posterior(x).mean.squeeze(-1)
-            return predicted
-
-        def mean_and_std(x: Tensor) -> tuple[Tensor, Tensor]:
-            with torch.no_grad():
-                posterior = model.posterior(x)
-                return posterior.mean.squeeze(-1), posterior.variance.clamp_min(1e-12).sqrt().squeeze(-1)
+            return mean_and_std(x)[0]
 
         lipschitz = estimate_lipschitz(mean, self.encoding.dims, train_x, seed=self.seed + self.proposed)
-        log_ei = LogExpectedImprovement(model, best_f=best)
         centers = torch.tensor(np.array(busy), dtype=DTYPE) if busy else torch.empty(0, self.encoding.dims, dtype=DTYPE)
         if busy:
-            mu, sigma = mean_and_std(centers)
+            with torch.no_grad():
+                mu, sigma = mean_and_std(centers)
             radii = penalty_radii(mu, sigma, best, lipschitz)
         else:
             radii = torch.empty(0, dtype=DTYPE)
         self.diagnostics = BatchDiagnostics(lipschitz=lipschitz, best=best)
         rng = self._rng()
+        raw = torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims)))
+        with torch.no_grad():  # log EI at the raw samples does not change within a batch
+            raw_log_ei = torch.cat(
+                [log_expected_improvement(*mean_and_std(chunk), best) for chunk in torch.split(raw, 1024)]
+            )
         chosen: list[np.ndarray] = []
         for _ in range(n):
             frozen_centers, frozen_radii = centers, radii
 
             def objective(x: Tensor, c: Tensor = frozen_centers, r: Tensor = frozen_radii) -> Tensor:
-                value: Tensor = log_ei(x.unsqueeze(-2)) + log_hard_penalty(x, c, r)
+                mu, sigma = mean_and_std(x)
+                value: Tensor = log_expected_improvement(mu, sigma, best) + log_hard_penalty(x, c, r)
                 return value
 
-            candidates = self._maximise(objective, rng)
+            with torch.no_grad():
+                raw_values = raw_log_ei + log_hard_penalty(raw, centers, radii)
+            candidates = self._maximise(objective, raw, raw_values)
             point = self._take_unique(candidates, taken, chosen)
             if point is None:
                 break
             self.diagnostics.centers_per_point.append(int(centers.shape[0]))
             x = torch.tensor(point, dtype=DTYPE).unsqueeze(0)
-            mu, sigma = mean_and_std(x)
+            with torch.no_grad():
+                mu, sigma = mean_and_std(x)
             radius = penalty_radii(mu, sigma, best, lipschitz)
             self.diagnostics.radii.append(float(radius))
             centers = torch.cat([centers, x])
             radii = torch.cat([radii, radius])
         return chosen
 
-    def _maximise(self, objective: Callable[[Tensor], Tensor], rng: np.random.Generator) -> np.ndarray:
+    def _maximise(self, objective: Callable[[Tensor], Tensor], raw: Tensor, values: Tensor) -> np.ndarray:
         """Candidates, best first: L-BFGS-B optima from the best raw samples, then the raw samples."""
-        raw = torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims)))
-        with torch.no_grad():
-            values = torch.cat([objective(chunk) for chunk in torch.split(raw, 1024)])
         order = values.argsort(descending=True)
-        refined: list[tuple[float, np.ndarray]] = []
-        for start in raw[order[: self.local_starts]]:
+        starts = raw[order[: self.local_starts]]
+        dims = self.encoding.dims
 
-            def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
-                point = torch.from_numpy(z).unsqueeze(0).requires_grad_(True)
-                value = objective(point).sum()
-                (grad,) = torch.autograd.grad(value, point)
-                return -float(value), -grad.squeeze(0).numpy().astype(float)
+        def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
+            """All starts in one L-BFGS-B problem: their objectives are independent, so summing them
+            optimises each one while the surrogate is evaluated once per step for all of them."""
+            points = torch.from_numpy(z).view(-1, dims).requires_grad_(True)
+            value = objective(points).sum()
+            (grad,) = torch.autograd.grad(value, points)
+            return -float(value.detach()), -grad.reshape(-1).numpy().astype(float)
 
-            result = minimize(
-                negative, start.numpy(), jac=True, method="L-BFGS-B",
-                bounds=[(0.0, 1.0)] * self.encoding.dims, options={"maxiter": 200},
-            )  # fmt: skip
-            if np.isfinite(result.fun):
-                refined.append((-float(result.fun), np.clip(result.x, 0.0, 1.0)))
-        refined.sort(key=lambda item: -item[0])
-        ranked = [x for _, x in refined] + [raw[i].numpy() for i in order.tolist()]
-        return np.array(ranked)
+        result = minimize(
+            negative, starts.reshape(-1).numpy(), jac=True, method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * (dims * len(starts)), options={"maxiter": LBFGS_EVALUATIONS, "maxfun": LBFGS_EVALUATIONS},
+        )  # fmt: skip
+        optima = torch.from_numpy(np.clip(result.x, 0.0, 1.0)).view(-1, dims)
+        with torch.no_grad():
+            optimum_values = objective(optima)
+        finite = torch.isfinite(optimum_values)
+        refined = optima[finite][optimum_values[finite].argsort(descending=True)]
+        return torch.cat([refined, raw[order]]).numpy()
 
     def state(self) -> dict[str, Any]:
         return {

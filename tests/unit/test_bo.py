@@ -187,3 +187,25 @@ def test_bad_tell_and_ask_are_named() -> None:
         proposer.ask(0)
     with pytest.raises(InvalidInputError, match="proposer_state"):
         SobolProposer(PLANE, 0).restore(proposer.state())
+
+
+def test_fast_posterior_equals_botorch_and_has_gradients_at_the_data() -> None:
+    from nago.bo.gp_posterior import build_mean_std, log_expected_improvement
+
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=7), 15)
+    assert isinstance(proposer, LocalPenalisationProposer)
+    model = proposer.fit_model()
+    mean_std = build_mean_std(model)
+    x = torch.rand(50, 2, dtype=torch.float64)
+    mu, sigma = mean_std(x)
+    posterior = model.posterior(x)
+    assert torch.allclose(mu, posterior.mean.squeeze(-1), atol=1e-8)
+    assert torch.allclose(sigma, posterior.variance.sqrt().squeeze(-1), atol=1e-6)
+    from botorch.acquisition.analytic import LogExpectedImprovement
+
+    best = max(o.value for o in proposer.observations)
+    reference = LogExpectedImprovement(model, best_f=best)(x.unsqueeze(-2))
+    assert torch.allclose(log_expected_improvement(mu, sigma, best), reference, atol=1e-6)
+    at_data = model.train_inputs[0].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(mean_std(at_data)[0].sum(), at_data)
+    assert torch.isfinite(grad).all()
