@@ -167,7 +167,8 @@ class LocalPenalisationProposer(Proposer):
 
         result = minimize(
             negative, starts.reshape(-1).numpy(), jac=True, method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * (dims * len(starts)), options={"maxiter": LBFGS_EVALUATIONS, "maxfun": LBFGS_EVALUATIONS},
+            bounds=[(0.0, 1.0)] * (dims * len(starts)),
+            options={"maxiter": LBFGS_EVALUATIONS, "maxfun": LBFGS_EVALUATIONS},
         )  # fmt: skip
         optima = torch.from_numpy(np.clip(result.x, 0.0, 1.0)).view(-1, dims)
         with torch.no_grad():
