@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nago.bo.encoding import SpaceEncoding
+from nago.bo.proposer import check_state
 from nago.errors import InvalidInputError
 from nago.spaces import SearchSpace, Theta
 
@@ -208,8 +209,7 @@ class BohbScheduler:
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        if state.get("kind") != self.kind or state.get("space") != self.space.name.value:
-            raise InvalidInputError("proposer_state", f"is not a {self.kind} state for {self.space.name.value}")
+        check_state(state, self.kind, self.space)
         self.seed, self.eta, self.draws = int(state["seed"]), int(state["eta"]), int(state["draws"])
         self.budgets = [float(b) for b in state["budgets"]]
         self.plan = plan_brackets(self.budgets, self.eta)

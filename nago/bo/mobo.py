@@ -26,6 +26,7 @@ from nago.bo.bnn import SghmcBnn
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.pareto import pareto_mask
 from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
+from nago.bo.proposer import check_state, take_unique
 from nago.errors import InvalidInputError
 from nago.spaces import SearchSpace, Theta
 
@@ -82,23 +83,11 @@ class MoboProposer:
         rng = self._rng()
         if len(self.observations) < self.initial_points:
             sobol = qmc.Sobol(self.encoding.dims, scramble=True, seed=int(rng.integers(2**31)))
-            batch = self._unique(sobol.random(1024), taken, n)
+            batch = take_unique(self.encoding, sobol.random(1024), taken, n)
         else:
             batch = self._scalarised_batch(n, busy, taken, rng)
         self.proposed += len(batch)
         return [self.encoding.decode(x) for x in batch]
-
-    def _unique(self, candidates: np.ndarray, taken: set[tuple[float, ...]], n: int) -> list[np.ndarray]:
-        chosen: list[np.ndarray] = []
-        for x in candidates:
-            snapped = self.encoding.snap(x)
-            key = tuple(round(float(v), 9) for v in snapped)
-            if key not in taken:
-                taken.add(key)
-                chosen.append(snapped)
-                if len(chosen) == n:
-                    break
-        return chosen
 
     def _scalarised_batch(
         self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]], rng: np.random.Generator
@@ -146,7 +135,7 @@ class MoboProposer:
                     radii = penalty_radii(at_centers.mean(0), at_centers.std(0), best, lipschitz)
                     score = score + log_hard_penalty(raw, stacked, radii)
             order = score.argsort(descending=True)
-            picked = self._unique(raw[order].numpy(), taken, 1)
+            picked = take_unique(self.encoding, raw[order].numpy(), taken, 1)
             if not picked:
                 break
             chosen += picked
@@ -165,8 +154,7 @@ class MoboProposer:
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        if state.get("kind") != self.kind or state.get("space") != self.space.name.value:
-            raise InvalidInputError("proposer_state", f"is not a {self.kind} state for {self.space.name.value}")
+        check_state(state, self.kind, self.space)
         self.seed, self.proposed = int(state["seed"]), int(state["proposed"])
         self.initial_points, self.raw_samples = int(state["initial_points"]), int(state["raw_samples"])
         self.observations = [

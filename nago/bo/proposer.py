@@ -23,6 +23,36 @@ from nago.spaces import SearchSpace, Theta
 MAX_DRAWS_PER_POINT = 1000
 
 
+def point_key(snapped: np.ndarray) -> tuple[float, ...]:
+    """Identity of a snapped point: its coordinates to 1e-9."""
+    return tuple(round(float(v), 9) for v in snapped)
+
+
+def take_unique(
+    encoding: SpaceEncoding, candidates: np.ndarray, taken: set[tuple[float, ...]], limit: int
+) -> list[np.ndarray]:
+    """Up to `limit` candidates, in order, whose snapped points are not taken; marks them taken."""
+    chosen: list[np.ndarray] = []
+    for x in candidates:
+        if len(chosen) == limit:
+            break
+        snapped = encoding.snap(x)
+        key = point_key(snapped)
+        if key not in taken:
+            taken.add(key)
+            chosen.append(snapped)
+    return chosen
+
+
+def check_state(state: Mapping[str, Any], kind: str, space: SearchSpace) -> None:
+    """A saved state must come from the same kind of proposer on the same space."""
+    if state.get("kind") != kind or state.get("space") != space.name.value:
+        raise InvalidInputError(
+            "proposer_state",
+            f"is a {state.get('kind')} state for {state.get('space')}, not {kind} for {space.name.value}",
+        )
+
+
 @dataclass(frozen=True)
 class Observation:
     theta: Theta
@@ -79,14 +109,9 @@ class Proposer:
         self, candidates: np.ndarray, taken: set[tuple[float, ...]], chosen: list[np.ndarray]
     ) -> np.ndarray | None:
         """The first candidate (in order) whose snapped point is not taken; marks it taken."""
-        for x in candidates:
-            snapped = self.encoding.snap(x)
-            key = tuple(round(float(v), 9) for v in snapped)
-            if key not in taken:
-                taken.add(key)
-                chosen.append(snapped)
-                return snapped
-        return None
+        picked = take_unique(self.encoding, candidates, taken, 1)
+        chosen += picked
+        return picked[0] if picked else None
 
     def state(self) -> dict[str, Any]:
         return {
@@ -98,10 +123,7 @@ class Proposer:
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        if state.get("kind") != self.kind or state.get("space") != self.space.name.value:
-            raise InvalidInputError(
-                "proposer_state", f"is a {state.get('kind')} state for {state.get('space')}, not {self.kind}"
-            )
+        check_state(state, self.kind, self.space)
         self.seed = int(state["seed"])
         self.proposed = int(state["proposed"])
         self.observations = [Observation.from_json(o) for o in state["observations"]]
