@@ -209,3 +209,15 @@ def test_fast_posterior_equals_botorch_and_has_gradients_at_the_data() -> None:
     at_data = model.train_inputs[0].clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(mean_std(at_data)[0].sum(), at_data)
     assert torch.isfinite(grad).all()
+
+
+def test_thompson_sampling_proposes_distinct_valid_points_and_restores() -> None:
+    from nago.bo.thompson import ThompsonProposer
+
+    proposer = _seeded(ThompsonProposer(PLANE, seed=8), 12)
+    batch = proposer.ask(4, pending=[{"x": 0.3, "y": 0.6}])
+    assert len({(t["x"], t["y"]) for t in batch}) == 4 and all(PLANE.validate_theta(t) == t for t in batch)
+    assert proposer.diagnostics.fallback is None  # type: ignore[attr-defined]
+    clone = ThompsonProposer(PLANE, seed=0)
+    clone.restore(json.loads(json.dumps(proposer.state())))
+    assert clone.ask(2) == proposer.ask(2)
