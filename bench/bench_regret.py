@@ -1,0 +1,188 @@
+"""Simple regret of batch BO: hard local penalisation against qLogNEI, Thompson sampling and random.
+
+Issue 4, benchmark 2. Each run starts from the proposer's own initial design and proposes batches of
+8 until `--evaluations`; simple regret = optimum − best value found, reported at 100 and 200
+evaluations as median and quartiles over seeds. Functions (maximised as −f):
+Hartmann-6 embedded in 8 dimensions with 5 integer dimensions (11 levels each; regret against the
+continuous optimum 3.32237), Ackley-8 on [−32.768, 32.768]^8, Levy-8 on [−10, 10]^8, Branin on
+[−5, 10]×[0, 15]. Results are written as JSON lines so runs can be split across sessions:
+
+    .venv/bin/python bench/bench_regret.py --seeds 0 1 2 --functions branin --out out/regret.jsonl
+    .venv/bin/python bench/bench_regret.py --summarise out/regret.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nago.bo.baselines import RandomProposer
+from nago.bo.gp_lp import DTYPE, LocalPenalisationProposer
+from nago.bo.proposer import Proposer
+from nago.bo.thompson import ThompsonProposer
+from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+
+HARTMANN_A = np.array(
+    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+)
+HARTMANN_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def _float_space(dims: int) -> SearchSpace:
+    params = tuple(ParamRange(f"x{i}", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, f"coordinate {i}") for i in range(dims))
+    return SearchSpace(SpaceName.HNAG, params)
+
+
+def _hartmann_space() -> SearchSpace:
+    ints = tuple(ParamRange(f"x{i}", ParamKind.INT, 0, 10, 0, 10, f"grid coordinate {i}") for i in range(5))
+    floats = tuple(ParamRange(f"x{i}", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, f"coordinate {i}") for i in range(5, 8))
+    return SearchSpace(SpaceName.HNAG, ints + floats)
+
+
+def hartmann8(theta: dict[str, float]) -> float:
+    x = np.array([theta[f"x{i}"] / 10 if i < 5 else theta[f"x{i}"] for i in range(6)])
+    return float(np.sum(HARTMANN_ALPHA * np.exp(-np.sum(HARTMANN_A * (x - HARTMANN_P) ** 2, axis=1))))
+
+
+def ackley8(theta: dict[str, float]) -> float:
+    z = np.array([theta[f"x{i}"] for i in range(8)]) * 65.536 - 32.768
+    value = -20 * math.exp(-0.2 * math.sqrt((z**2).mean())) - math.exp(np.cos(2 * math.pi * z).mean()) + 20 + math.e
+    return -float(value)
+
+
+def levy8(theta: dict[str, float]) -> float:
+    z = np.array([theta[f"x{i}"] for i in range(8)]) * 20 - 10
+    w = 1 + (z - 1) / 4
+    value = (
+        math.sin(math.pi * w[0]) ** 2
+        + float(np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(math.pi * w[:-1] + 1) ** 2)))
+        + (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
+    )
+    return -float(value)
+
+
+def branin(theta: dict[str, float]) -> float:
+    x1, x2 = theta["x0"] * 15 - 5, theta["x1"] * 15
+    value = (
+        (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1)
+        + 10
+    )
+    return -value
+
+
+FUNCTIONS: dict[str, tuple[SearchSpace, Callable[[dict[str, float]], float], float]] = {
+    "hartmann6-in-8": (_hartmann_space(), hartmann8, 3.32237),
+    "ackley8": (_float_space(8), ackley8, 0.0),
+    "levy8": (_float_space(8), levy8, 0.0),
+    "branin": (_float_space(2), branin, -0.397887),
+}
+
+
+class QLogNeiProposer(LocalPenalisationProposer):
+    """BoTorch's qLogNoisyExpectedImprovement, sequential greedy, 10 restarts, 512 raw samples."""
+
+    kind = "qlognei"
+
+    def _penalised_batch(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+        from botorch.optim import optimize_acqf
+
+        model = self.fit_model()
+        pending = torch.tensor(np.array(busy), dtype=DTYPE) if busy else None
+        acquisition = qLogNoisyExpectedImprovement(model, model.train_inputs[0], X_pending=pending)
+        bounds = torch.stack([torch.zeros(self.encoding.dims), torch.ones(self.encoding.dims)]).to(DTYPE)
+        batch, _ = optimize_acqf(acquisition, bounds, q=n, num_restarts=10, raw_samples=512, sequential=True)
+        chosen: list[np.ndarray] = []
+        extra = self._rng().random((1000, self.encoding.dims))  # rounding can collide; fill with random points
+        for row in batch.detach().numpy():
+            self._take_unique(np.vstack([row[None, :], extra]), taken, chosen)
+        return chosen
+
+
+METHODS: dict[str, type[Proposer]] = {
+    "lp": LocalPenalisationProposer,
+    "qlognei": QLogNeiProposer,
+    "thompson": ThompsonProposer,
+    "random": RandomProposer,
+}
+
+
+def run(function: str, method: str, seed: int, evaluations: int, batch: int) -> dict[str, object]:
+    space, f, optimum = FUNCTIONS[function]
+    proposer = METHODS[method](space, seed)
+    best, curve = -math.inf, []
+    started = time.perf_counter()
+    while len(curve) < evaluations:
+        for theta in proposer.ask(min(batch, evaluations - len(curve))):
+            value = f(theta)  # type: ignore[arg-type]
+            proposer.tell(theta, value)
+            best = max(best, value)
+            curve.append(optimum - best)
+    return {"function": function, "method": method, "seed": seed, "regret": curve,
+            "seconds": time.perf_counter() - started}  # fmt: skip
+
+
+def summarise(path: Path) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    print(f"{'function':<16} {'method':<10} {'seeds':>5} {'regret@100 (q1/median/q3)':>30} {'regret@200':>30}")
+    for function in FUNCTIONS:
+        for method in METHODS:
+            runs = [r["regret"] for r in rows if r["function"] == function and r["method"] == method]
+            if not runs:
+                continue
+            cells = []
+            for at in (100, 200):
+                values = [r[at - 1] for r in runs if len(r) >= at]
+                if len(values) >= 2:
+                    q = statistics.quantiles(values, n=4)
+                    cells.append(f"{q[0]:.3g}/{statistics.median(values):.3g}/{q[2]:.3g}")
+                else:
+                    cells.append("-")
+            print(f"{function:<16} {method:<10} {len(runs):>5} {cells[0]:>30} {cells[1]:>30}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(20)))
+    parser.add_argument("--evaluations", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=Path("out/regret.jsonl"))
+    parser.add_argument("--summarise", type=Path, help="only print the summary of a results file")
+    args = parser.parse_args()
+    if args.summarise:
+        summarise(args.summarise)
+        return
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for function in args.functions:
+        for seed in args.seeds:
+            for method in args.methods:
+                result = run(function, method, seed, args.evaluations, args.batch)
+                with args.out.open("a") as handle:
+                    handle.write(json.dumps(result) + "\n")
+                print(
+                    f"{function} {method} seed {seed}: regret {result['regret'][-1]:.4g} in {result['seconds']:.0f} s"
+                )
+    summarise(args.out)
+
+
+if __name__ == "__main__":
+    main()
