@@ -9,14 +9,13 @@ final record into its own exit code.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import deque
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from nago.records import EpochRecord, FinalRecord, dump_record
+from nago.records import EpochRecord, FinalRecord, RecordParseError, dump_record, parse_record
 
 AnyRecord = EpochRecord | FinalRecord
 
@@ -70,10 +69,9 @@ class JsonlFileSink:
         if path.exists():
             for line in path.read_text().splitlines():
                 try:
-                    doc = json.loads(line)
-                    self.seen.add(f"{doc['trial_id']}:{doc['attempt']}:{doc['kind']}:{doc['epoch']}")
-                except (ValueError, KeyError, TypeError):
-                    continue
+                    self.seen.add(parse_record(line).identity)
+                except RecordParseError:
+                    continue  # not one of our records: leave it, never count it
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def emit(self, record: AnyRecord) -> None:

@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.optimize import minimize
-from scipy.stats import qmc
 from torch import Tensor
 
 from nago.bo.gp_posterior import build_mean_std, log_expected_improvement
 from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
-from nago.bo.proposer import Proposer
+from nago.bo.proposer import Proposer, space_filling
 from nago.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
@@ -63,19 +62,11 @@ class LocalPenalisationProposer(Proposer):
         self.local_starts = local_starts
         self.diagnostics = BatchDiagnostics()
 
-    def _space_filling(self, n: int, taken: set[tuple[float, ...]]) -> list[np.ndarray]:
-        sobol = qmc.Sobol(self.encoding.dims, scramble=True, seed=int(self._rng().integers(2**31)))
-        chosen: list[np.ndarray] = []
-        while len(chosen) < n:
-            if self._take_unique(sobol.random(1024), taken, chosen) is None:
-                break
-        return chosen
-
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         self.diagnostics = BatchDiagnostics()
         if len(self.observations) < self.initial_points:
             self.diagnostics.fallback = "initial design"
-            return self._space_filling(n, taken)
+            return space_filling(self.encoding, self._rng(), n, taken)
         try:
             return self._penalised_batch(n, busy, taken)
         except (RuntimeError, ValueError, ArithmeticError) as error:  # Cholesky and other numerical failures
@@ -83,7 +74,7 @@ class LocalPenalisationProposer(Proposer):
                 "GP proposal failed (%s: %s); proposing space-filling points instead", type(error).__name__, error
             )
             self.diagnostics.fallback = f"{type(error).__name__}: {error}"
-            return self._space_filling(n, taken)
+            return space_filling(self.encoding, self._rng(), n, taken)
 
     def fit_model(self) -> Any:
         """The GP on the observations, hyperparameters fitted by marginal likelihood."""

@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import qmc
 from torch import Tensor
 
 from nago.bo.bnn import SghmcBnn
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.pareto import pareto_mask
 from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
-from nago.bo.proposer import check_state, take_unique
+from nago.bo.proposer import check_state, space_filling, take_unique
 from nago.errors import InvalidInputError
 from nago.spaces import SearchSpace, Theta
 
@@ -82,8 +81,7 @@ class MoboProposer:
         busy = [self.encoding.snap(self.encoding.encode(p)) for p in pending]
         rng = self._rng()
         if len(self.observations) < self.initial_points:
-            sobol = qmc.Sobol(self.encoding.dims, scramble=True, seed=int(rng.integers(2**31)))
-            batch = take_unique(self.encoding, sobol.random(1024), taken, n)
+            batch = space_filling(self.encoding, rng, n, taken)
         else:
             batch = self._scalarised_batch(n, busy, taken, rng)
         self.proposed += len(batch)

@@ -44,6 +44,22 @@ def take_unique(
     return chosen
 
 
+def space_filling(
+    encoding: SpaceEncoding, rng: np.random.Generator, n: int, taken: set[tuple[float, ...]]
+) -> list[np.ndarray]:
+    """Up to n new points of a scrambled Sobol sequence seeded from `rng` (initial designs, fallbacks)."""
+    from scipy.stats import qmc
+
+    sobol = qmc.Sobol(encoding.dims, scramble=True, seed=int(rng.integers(2**31)))
+    chosen: list[np.ndarray] = []
+    while len(chosen) < n:
+        fresh = take_unique(encoding, sobol.random(1024), taken, n - len(chosen))
+        if not fresh:
+            break  # the grid is exhausted
+        chosen += fresh
+    return chosen
+
+
 def check_state(state: Mapping[str, Any], kind: str, space: SearchSpace) -> None:
     """A saved state must come from the same kind of proposer on the same space."""
     if state.get("kind") != kind or state.get("space") != space.name.value:
