@@ -20,14 +20,11 @@ import time
 import numpy as np
 import torch
 
+from bench_common import make_unit_box
 from nago.bo.gp_lp import LocalPenalisationProposer
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
 
 DIMS = 8
-BOX = SearchSpace(
-    SpaceName.HNAG,
-    tuple(ParamRange(f"x{i}", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, f"coordinate {i}") for i in range(DIMS)),
-)
+BOX = make_unit_box(DIMS)
 
 
 def ackley(x: np.ndarray) -> float:

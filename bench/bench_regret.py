@@ -8,15 +8,12 @@ continuous optimum 3.32237), Ackley-8 on [−32.768, 32.768]^8, Levy-8 on [−10
 [−5, 10]×[0, 15]. Results are written as JSON lines so runs can be split across sessions:
 
     .venv/bin/python bench/bench_regret.py --seeds 0 1 2 --functions branin --out out/regret.jsonl
-    .venv/bin/python bench/bench_regret.py --summarise out/regret.jsonl
+    .venv/bin/python bench/bench_regret.py --summarise out/regret.jsonl [more.jsonl …]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_common import append_result, build_parser, format_quartiles, make_unit_box, read_results
 from nago.bo.baselines import RandomProposer
 from nago.bo.gp_lp import DTYPE, LocalPenalisationProposer
 from nago.bo.proposer import Proposer
@@ -42,11 +40,6 @@ HARTMANN_P = 1e-4 * np.array(
     ]
 )
 HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-
-
-def _float_space(dims: int) -> SearchSpace:
-    params = tuple(ParamRange(f"x{i}", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, f"coordinate {i}") for i in range(dims))
-    return SearchSpace(SpaceName.HNAG, params)
 
 
 def _hartmann_space() -> SearchSpace:
@@ -89,14 +82,15 @@ def branin(theta: dict[str, float]) -> float:
 
 FUNCTIONS: dict[str, tuple[SearchSpace, Callable[[dict[str, float]], float], float]] = {
     "hartmann6-in-8": (_hartmann_space(), hartmann8, 3.32237),
-    "ackley8": (_float_space(8), ackley8, 0.0),
-    "levy8": (_float_space(8), levy8, 0.0),
-    "branin": (_float_space(2), branin, -0.397887),
+    "ackley8": (make_unit_box(8), ackley8, 0.0),
+    "levy8": (make_unit_box(8), levy8, 0.0),
+    "branin": (make_unit_box(2), branin, -0.397887),
 }
 
 
 class QLogNeiProposer(LocalPenalisationProposer):
-    """BoTorch's qLogNoisyExpectedImprovement, sequential greedy, 10 restarts, 512 raw samples."""
+    """BoTorch's qLogNoisyExpectedImprovement, sequential greedy, 10 restarts, 512 raw samples, at most
+    200 L-BFGS-B iterations per start (the settings of BoTorch's tutorials)."""
 
     kind = "qlognei"
 
@@ -108,7 +102,10 @@ class QLogNeiProposer(LocalPenalisationProposer):
         pending = torch.tensor(np.array(busy), dtype=DTYPE) if busy else None
         acquisition = qLogNoisyExpectedImprovement(model, model.train_inputs[0], X_pending=pending)
         bounds = torch.stack([torch.zeros(self.encoding.dims), torch.ones(self.encoding.dims)]).to(DTYPE)
-        batch, _ = optimize_acqf(acquisition, bounds, q=n, num_restarts=10, raw_samples=512, sequential=True)
+        batch, _ = optimize_acqf(
+            acquisition, bounds, q=n, num_restarts=10, raw_samples=512, sequential=True,
+            options={"batch_limit": 5, "maxiter": 200},
+        )  # fmt: skip
         chosen: list[np.ndarray] = []
         extra = self._rng().random((1000, self.encoding.dims))  # rounding can collide; fill with random points
         for row in batch.detach().numpy():
@@ -135,53 +132,61 @@ def run(function: str, method: str, seed: int, evaluations: int, batch: int) -> 
             proposer.tell(theta, value)
             best = max(best, value)
             curve.append(optimum - best)
-    return {"function": function, "method": method, "seed": seed, "regret": curve,
+    return {"function": function, "method": method, "seed": seed, "regret": [float(f"{r:.5g}") for r in curve],
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
-def summarise(path: Path) -> None:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def summarise(paths: list[Path]) -> None:
+    """Quartiles per function and method; LP against qLogNEI by a one-sided Wilcoxon signed-rank test
+    on the seeds both ran (paired: a seed fixes the initial design); random's median over LP's."""
+    from scipy.stats import wilcoxon
+
+    rows = read_results(paths)
     print(f"{'function':<16} {'method':<10} {'seeds':>5} {'regret@100 (q1/median/q3)':>30} {'regret@200':>30}")
     for function in FUNCTIONS:
-        for method in METHODS:
-            runs = [r["regret"] for r in rows if r["function"] == function and r["method"] == method]
-            if not runs:
-                continue
-            cells = []
-            for at in (100, 200):
-                values = [r[at - 1] for r in runs if len(r) >= at]
-                if len(values) >= 2:
-                    q = statistics.quantiles(values, n=4)
-                    cells.append(f"{q[0]:.3g}/{statistics.median(values):.3g}/{q[2]:.3g}")
-                else:
-                    cells.append("-")
-            print(f"{function:<16} {method:<10} {len(runs):>5} {cells[0]:>30} {cells[1]:>30}")
+        runs = {
+            m: {r["seed"]: r["regret"] for r in rows if r["function"] == function and r["method"] == m} for m in METHODS
+        }
+        for method, by_seed in runs.items():
+            if by_seed:
+                cells = [format_quartiles([c[at - 1] for c in by_seed.values() if len(c) >= at]) for at in (100, 200)]
+                print(f"{function:<16} {method:<10} {len(by_seed):>5} {cells[0]:>30} {cells[1]:>30}")
+        for at in (100, 200):
+            notes = []
+            shared = sorted(set(runs["lp"]) & set(runs["qlognei"]))
+            if len(shared) >= 5:
+                lp = np.array([runs["lp"][s][at - 1] for s in shared])
+                other = np.array([runs["qlognei"][s][at - 1] for s in shared])
+                p_worse = float(wilcoxon(lp, other, alternative="greater").pvalue) if np.any(lp != other) else 1.0
+                verdict = "no worse" if p_worse >= 0.05 else "WORSE"
+                notes.append(f"LP vs qLogNEI on {len(shared)} paired seeds: p(LP worse) = {p_worse:.3f}, {verdict}")
+            if runs["lp"] and runs["random"]:
+                lp_median = float(np.median([c[at - 1] for c in runs["lp"].values()]))
+                random_median = float(np.median([c[at - 1] for c in runs["random"].values()]))
+                notes.append(f"random/LP median regret {random_median / max(lp_median, 1e-300):.1f}×")
+            if notes:
+                print(f"  @{at}: " + "; ".join(notes))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = build_parser(__doc__, "out/regret.jsonl", default_seeds=20)
     parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(20)))
     parser.add_argument("--evaluations", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=Path("out/regret.jsonl"))
-    parser.add_argument("--summarise", type=Path, help="only print the summary of a results file")
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)
         return
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     for function in args.functions:
         for seed in args.seeds:
             for method in args.methods:
                 result = run(function, method, seed, args.evaluations, args.batch)
-                with args.out.open("a") as handle:
-                    handle.write(json.dumps(result) + "\n")
+                append_result(args.out, result)
                 print(
                     f"{function} {method} seed {seed}: regret {result['regret'][-1]:.4g} in {result['seconds']:.0f} s"
                 )
-    summarise(args.out)
+    summarise([args.out])
 
 
 if __name__ == "__main__":

@@ -97,7 +97,19 @@ class BohbScheduler:
 
     kind = "bohb"
 
-    def __init__(self, space: SearchSpace, seed: int, budgets: Sequence[float], eta: int = 2) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        budgets: Sequence[float],
+        eta: int = 2,
+        random_fraction: float = RANDOM_FRACTION,
+    ) -> None:
+        """`random_fraction` = 1 gives Hyperband with random sampling (Li et al. 2018), the baseline of
+        appendix C.1; the default third is HpBandSter's."""
+        if not 0.0 <= random_fraction <= 1.0:
+            raise InvalidInputError("random_fraction", f"must be in [0, 1], got {random_fraction!r}")
+        self.random_fraction = float(random_fraction)
         self.space = space
         self.encoding = SpaceEncoding(space)
         self.seed = seed
@@ -134,7 +146,7 @@ class BohbScheduler:
         taken = {self.encoding.key(j.theta) for j in self.jobs}
         data = self._model_data()
         for _ in range(1000):
-            if data is None or rng.random() < RANDOM_FRACTION:
+            if data is None or rng.random() < self.random_fraction:
                 x = rng.random(self.encoding.dims)
             else:
                 good, bad = data
@@ -202,6 +214,7 @@ class BohbScheduler:
             "seed": self.seed,
             "budgets": self.budgets,
             "eta": self.eta,
+            "random_fraction": self.random_fraction,
             "draws": self.draws,
             "queue": self.queue,
             "jobs": [j.to_json() for j in self.jobs],
@@ -211,6 +224,7 @@ class BohbScheduler:
     def restore(self, state: Mapping[str, Any]) -> None:
         check_state(state, self.kind, self.space)
         self.seed, self.eta, self.draws = int(state["seed"]), int(state["eta"]), int(state["draws"])
+        self.random_fraction = float(state["random_fraction"])
         self.budgets = [float(b) for b in state["budgets"]]
         self.plan = plan_brackets(self.budgets, self.eta)
         self.jobs = [Job(**j) for j in state["jobs"]]

@@ -4,7 +4,8 @@ Surrogate: a BoTorch SingleTaskGP in float64 on the unit box with standardised o
 acquisition: log expected improvement over M, the best observed value. A batch is chosen greedily:
 point k maximises log EI(x) + Σ_j log φ(x | x_j), the sum over every busy (running) point and every
 point already chosen, so the first point of an asynchronous proposal is penalised by all busy
-points. L = max ‖∇μ‖ is estimated once per call; points are penalised where they will run, at their
+points. Distances are measured on x / ℓ (ℓ the kernel's lengthscales) and L = max ‖ℓ ⊙ ∇μ‖ is
+estimated once per call in the same coordinates; points are penalised where they will run, at their
 rounded (snapped) coordinates. The acquisition is optimised from 3000 random points, then
 L-BFGS-B from the best 3 (bo-notes §1.7). Until the GP has `initial_points` observations, and
 whenever the GP fails numerically, proposals are space-filling (Sobol), and the fallback is logged.
@@ -32,11 +33,23 @@ DTYPE = torch.float64
 LBFGS_EVALUATIONS = 40  # local refinement per point; the 3000 raw samples already rank the basins
 
 
+def metric_scale(model: Any, dims: int) -> Tensor:
+    """Per-dimension lengthscales of the GP kernel (ones when it has none): the penalty measures
+    ‖x − x_j‖ on x / ℓ, so an exclusion ball spans the same correlation in every dimension."""
+    lengthscale = getattr(model.covar_module, "lengthscale", None)
+    if lengthscale is None:
+        return torch.ones(dims, dtype=DTYPE)
+    scale: Tensor = lengthscale.detach().reshape(-1).to(DTYPE).expand(dims).clone()
+    return scale
+
+
 @dataclass
 class BatchDiagnostics:
-    """What the last `ask` did: the penalised centres before each point, L, M and the fallback."""
+    """What the last `ask` did: the penalised centres before each point, L, M, the metric's
+    per-dimension scale, the radii in that metric and the fallback."""
 
     lipschitz: float | None = None
+    scale: list[float] = field(default_factory=list)
     best: float | None = None
     centers_per_point: list[int] = field(default_factory=list)
     radii: list[float] = field(default_factory=list)
@@ -102,15 +115,17 @@ class LocalPenalisationProposer(Proposer):
         def mean(x: Tensor) -> Tensor:
             return mean_and_std(x)[0]
 
-        lipschitz = estimate_lipschitz(mean, self.encoding.dims, train_x, seed=self.seed + self.proposed)
-        centers = torch.tensor(np.array(busy), dtype=DTYPE) if busy else torch.empty(0, self.encoding.dims, dtype=DTYPE)
+        scale = metric_scale(model, self.encoding.dims)
+        lipschitz = estimate_lipschitz(mean, self.encoding.dims, train_x, seed=self.seed + self.proposed, scale=scale)
+        points = torch.tensor(np.array(busy), dtype=DTYPE) if busy else torch.empty(0, self.encoding.dims, dtype=DTYPE)
+        centers = points / scale
         if busy:
             with torch.no_grad():
-                mu, sigma = mean_and_std(centers)
+                mu, sigma = mean_and_std(points)
             radii = penalty_radii(mu, sigma, best, lipschitz)
         else:
             radii = torch.empty(0, dtype=DTYPE)
-        self.diagnostics = BatchDiagnostics(lipschitz=lipschitz, best=best)
+        self.diagnostics = BatchDiagnostics(lipschitz=lipschitz, best=best, scale=scale.tolist())
         rng = self._rng()
         raw = torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims)))
         with torch.no_grad():  # log EI at the raw samples does not change within a batch
@@ -123,11 +138,11 @@ class LocalPenalisationProposer(Proposer):
 
             def objective(x: Tensor, c: Tensor = frozen_centers, r: Tensor = frozen_radii) -> Tensor:
                 mu, sigma = mean_and_std(x)
-                value: Tensor = log_expected_improvement(mu, sigma, best) + log_hard_penalty(x, c, r)
+                value: Tensor = log_expected_improvement(mu, sigma, best) + log_hard_penalty(x / scale, c, r)
                 return value
 
             with torch.no_grad():
-                raw_values = raw_log_ei + log_hard_penalty(raw, centers, radii)
+                raw_values = raw_log_ei + log_hard_penalty(raw / scale, centers, radii)
             candidates = self._maximise(objective, raw, raw_values)
             point = self._take_unique(candidates, taken, chosen)
             if point is None:
@@ -138,7 +153,7 @@ class LocalPenalisationProposer(Proposer):
                 mu, sigma = mean_and_std(x)
             radius = penalty_radii(mu, sigma, best, lipschitz)
             self.diagnostics.radii.append(float(radius))
-            centers = torch.cat([centers, x])
+            centers = torch.cat([centers, x / scale])
             radii = torch.cat([radii, radius])
         return chosen
 

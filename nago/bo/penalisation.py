@@ -4,7 +4,9 @@
 at the radius r_j = (|μ(x_j) − M| + σ(x_j)) / L. Each factor is clipped at 1 before the product,
 so a far point cannot cancel the exclusion zone of a near one (the product-then-clip of the
 reference code is a bug, bo-notes §1.1). We use the exact min, as the appendix writes it: φ is 1
-beyond the radius, not 0.994. Distances are in the unit box; L, μ and σ share the objective's scale.
+beyond the radius, not 0.994. Distances are in whatever coordinates the caller passes (GP-LP: the
+unit box divided by the kernel's lengthscales); L must be the gradient bound in those coordinates,
+and L, μ and σ share the objective's scale.
 """
 
 from __future__ import annotations
@@ -46,28 +48,38 @@ def hard_penalty(x: Tensor, centers: Tensor, radii: Tensor) -> Tensor:
     return product
 
 
-def _gradient_norms(mean: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+def _gradient_norms(mean: Callable[[Tensor], Tensor], x: Tensor, scale: Tensor) -> Tensor:
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(mean(x).sum(), x)
-    norms: Tensor = grad.norm(dim=-1)
+    norms: Tensor = (grad * scale).norm(dim=-1)
     return norms
 
 
 def estimate_lipschitz(
-    mean: Callable[[Tensor], Tensor], dims: int, train_x: Tensor, seed: int, samples: int = 1024, starts: int = 3
+    mean: Callable[[Tensor], Tensor],
+    dims: int,
+    train_x: Tensor,
+    seed: int,
+    samples: int = 1024,
+    starts: int = 3,
+    scale: Tensor | None = None,
 ) -> float:
     """L = max ‖∇μ‖ over Sobol points and the data, refined by L-BFGS-B from the best `starts`
-    (bo-notes §1.3); 10 when the mean is flat."""
+    (bo-notes §1.3); 10 when the mean is flat.
+
+    With `scale` s, distances are measured on x / s, so the gradient there is s ⊙ ∇μ and L is its
+    largest norm: the Lipschitz constant in the metric the penalty uses."""
+    scale = torch.ones(dims, dtype=train_x.dtype) if scale is None else scale.to(train_x)
     sobol = torch.from_numpy(qmc.Sobol(dims, scramble=True, seed=seed).random(samples)).to(train_x)
     candidates = torch.cat([sobol, train_x])
-    norms = _gradient_norms(mean, candidates)
+    norms = _gradient_norms(mean, candidates, scale)
     best = float(norms.max())
     for start in candidates[norms.argsort(descending=True)[:starts]]:
 
         def negative_norm(z: np.ndarray) -> tuple[float, np.ndarray]:
             point = torch.from_numpy(z).to(train_x).unsqueeze(0).requires_grad_(True)
             (grad,) = torch.autograd.grad(mean(point).sum(), point, create_graph=True)
-            value = -grad.norm()
+            value = -(grad * scale).norm()
             (outer,) = torch.autograd.grad(value, point)
             return float(value.detach()), outer.squeeze(0).detach().cpu().numpy().astype(float)
 

@@ -69,7 +69,9 @@ def test_radius_uses_the_absolute_gap_to_the_best() -> None:
     assert penalty_radii(mu, sigma, best=1.0, lipschitz=2.0).tolist() == pytest.approx([0.3, 0.3])
 
 
-def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean() -> None:
+@pytest.mark.parametrize("scale", [(1.0, 1.0), (0.3, 2.0)])
+def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean(scale: tuple[float, float]) -> None:
+    """L bounds |Δμ| / ‖Δx / s‖ on a grid: the slope in the metric the penalty measures distances in."""
     proposer = _seeded(LocalPenalisationProposer(PLANE, seed=0), 20)
     assert isinstance(proposer, LocalPenalisationProposer)
     model = proposer.fit_model()
@@ -77,7 +79,8 @@ def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean() -> None:
     def mean(x: torch.Tensor) -> torch.Tensor:
         return model.posterior(x).mean.squeeze(-1)
 
-    lipschitz = estimate_lipschitz(mean, 2, model.train_inputs[0], seed=0)
+    s = torch.tensor(scale, dtype=torch.float64)
+    lipschitz = estimate_lipschitz(mean, 2, model.train_inputs[0], seed=0, scale=s)
     steps = 41
     axis = torch.linspace(0, 1, steps, dtype=torch.float64)
     grid = torch.cartesian_prod(axis, axis)
@@ -86,9 +89,9 @@ def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean() -> None:
     h = 1 / (steps - 1)
     slopes = torch.cat(
         [
-            ((values[1:, :] - values[:-1, :]).abs() / h).flatten(),
-            ((values[:, 1:] - values[:, :-1]).abs() / h).flatten(),
-            ((values[1:, 1:] - values[:-1, :-1]).abs() / (h * math.sqrt(2))).flatten(),
+            ((values[1:, :] - values[:-1, :]).abs() / (h / s[0])).flatten(),
+            ((values[:, 1:] - values[:, :-1]).abs() / (h / s[1])).flatten(),
+            ((values[1:, 1:] - values[:-1, :-1]).abs() / float((h / s).norm())).flatten(),
         ]
     )
     assert lipschitz >= float(slopes.max()) * (1 - 1e-9)
@@ -100,7 +103,7 @@ def test_batch_points_keep_apart_and_each_is_penalised_by_all_earlier() -> None:
     batch = proposer.ask(6)
     diagnostics = proposer.diagnostics
     assert diagnostics.fallback is None and diagnostics.centers_per_point == [0, 1, 2, 3, 4, 5]
-    points = np.array([[t["x"], t["y"]] for t in batch])
+    points = np.array([[t["x"], t["y"]] for t in batch]) / np.array(diagnostics.scale)  # the penalty's metric
     smallest_radius = min(diagnostics.radii)
     for a, b in itertools.combinations(points, 2):
         assert np.linalg.norm(a - b) >= smallest_radius

@@ -72,6 +72,24 @@ def test_the_model_takes_over_and_prefers_good_regions() -> None:
     assert abs(np.median(late) - 0.7) < abs(np.median(early) - 0.7)
 
 
+def test_random_fraction_one_is_hyperband_with_random_sampling() -> None:
+    """The baseline of appendix C.1: the same schedule, every new configuration drawn uniformly."""
+    hyperband = BohbScheduler(get_space("hnag"), seed=2, budgets=[30, 60, 120], eta=2, random_fraction=1.0)
+    bohb = BohbScheduler(get_space("hnag"), seed=2, budgets=[30, 60, 120], eta=2)
+    late_random, late_model = (
+        [float(j.theta["top_p"]) for j in _run(scheduler, workers=4, total=160)[-60:] if j.rung == 0]
+        for scheduler in (hyperband, bohb)
+    )
+    assert abs(np.median(late_model) - 0.7) < abs(np.median(late_random) - 0.7)
+    assert [j.budget for j in hyperband.jobs if j.bracket == 0] == [30, 30, 30, 30, 60, 60, 120]
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, float("nan")])
+def test_bad_random_fraction_is_named(fraction: float) -> None:
+    with pytest.raises(InvalidInputError, match="random_fraction"):
+        BohbScheduler(get_space("hnag"), seed=0, budgets=[30, 60, 120], random_fraction=fraction)
+
+
 def test_state_round_trip_continues_identically() -> None:
     scheduler = BohbScheduler(get_space("hnag"), seed=3, budgets=[30, 60, 120])
     _run(scheduler, workers=3, total=40)

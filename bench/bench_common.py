@@ -1,0 +1,46 @@
+"""Pieces shared by the BO benchmarks: unit-box spaces and quartile summaries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+
+
+def make_unit_box(dims: int) -> SearchSpace:
+    """A space of `dims` float coordinates x0…x{dims−1} on [0, 1] (test functions, not networks)."""
+    params = tuple(ParamRange(f"x{i}", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, f"coordinate {i}") for i in range(dims))
+    return SearchSpace(SpaceName.HNAG, params)
+
+
+def format_quartiles(values: Sequence[float]) -> str:
+    """'q1/median/q3' to three significant digits, or '-' with fewer than two values."""
+    if len(values) < 2:
+        return "-"
+    q = statistics.quantiles(values, n=4)
+    return f"{q[0]:.3g}/{statistics.median(values):.3g}/{q[2]:.3g}"
+
+
+def build_parser(doc: str | None, default_out: str, default_seeds: int) -> argparse.ArgumentParser:
+    """The options every resumable benchmark shares: seeds, the JSON-lines file, summary only."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(default_seeds)))
+    parser.add_argument("--out", type=Path, default=Path(default_out), help="results are appended here")
+    parser.add_argument("--summarise", type=Path, nargs="+", help="only print the summary of results files")
+    return parser
+
+
+def append_result(path: Path, row: Mapping[str, object]) -> None:
+    """One run as one JSON line, appended, so an interrupted benchmark keeps what it finished."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
