@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 from torch import Tensor
 
 from nago.errors import InvalidInputError
@@ -37,7 +38,7 @@ class DatasetKind(StrEnum):
 class DatasetSpec(BaseModel):
     """Which data a trial trains on, and how the validation split is held out."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     kind: DatasetKind = DatasetKind.FASHION_MNIST
     path: Path | None = Field(default=None, description="folder with the files; Fashion-MNIST defaults to Debian's")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 REFERENCE_BATCH, REFERENCE_LR = 96, 0.025
 MAX_BATCH, MAX_LR = 512, 0.1
@@ -37,7 +38,7 @@ def scale_learning_rate(batch_size: int) -> float:
 class TrainingProtocol(BaseModel):
     """How one trial trains. Unset knobs take the values of `mode`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     mode: ProtocolMode = ProtocolMode.SEARCH
     epochs: int = Field(default=1, ge=1, le=10_000, description="epochs to train (the trial's budget)")
@@ -59,8 +60,9 @@ class TrainingProtocol(BaseModel):
     def _fill_from_mode(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        mode = ProtocolMode(data.get("mode", ProtocolMode.SEARCH))
-        return {**_PRESETS[mode], **data}
+        given = {to_camel(key) if isinstance(key, str) else key: value for key, value in data.items()}
+        mode = ProtocolMode(given.get("mode", ProtocolMode.SEARCH))
+        return {**{to_camel(key): value for key, value in _PRESETS[mode].items()}, **given}
 
     def learning_rate_for(self, batch_size: int) -> float:
         return self.learning_rate if self.learning_rate is not None else scale_learning_rate(batch_size)

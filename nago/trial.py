@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from nago.data import DatasetSpec
 from nago.protocol import TrainingProtocol
@@ -16,7 +17,7 @@ from nago.spaces import SpaceName
 class TrialSpec(BaseModel):
     """One training run: an architecture (from Θ and a seed, or a JSON file), data and protocol."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     search: str = Field(default="local", min_length=1, max_length=200, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
     trial_id: str = Field(default="trial-0", min_length=1, max_length=200, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")

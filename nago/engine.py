@@ -1,0 +1,319 @@
+"""The search engine: a pure step from (spec, ledger, events, now) to (ledger, actions) (DESIGN §3.2).
+
+No clocks, processes or Kubernetes inside: the local runner and the operator feed it what happened
+(a trial started, a final record arrived, a process exited with a code, time passed) and carry out
+what it returns (launch a trial attempt, cancel one, the search finished). Rules:
+
+- Algorithm 1: synchronous mode proposes the next batch of B only when the previous batch is done;
+  asynchronous mode proposes as soon as a slot is free, penalising the running configurations
+  (Alvi et al. 2019). BOHB hands out rungs and promotions as slots free (appendix C.1).
+- Exit codes (docs/trainer.md): 2 (bad input) and 3 (out of memory) fail at once; others are
+  retried up to `maxRetries`, then fail. A process that exited 0 without a final record fails as
+  MetricsMissing after `metricsTimeoutSeconds`.
+- More than `maxFailedTrials` failures end the search as Failed (reason TooManyFailedTrials).
+- `suspend` stops the running attempts; they are launched again (not counted as retries) on resume.
+- After `maxTrials` search trials, Algorithm 1 line 10 (appendix G): `final.architectures` networks
+  are sampled from Θ* (MOBO: from each of `final.paretoPoints` points spread over the front) and
+  trained with the final protocol. Raising `maxTrials` after the end continues the search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nago.bo.pareto import pareto_mask
+from nago.exit_codes import ExitCode
+from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
+from nago.records import FinalRecord
+from nago.search_spec import BatchMode, GeneratorSearchSpec, StrategyKind
+from nago.search_strategy import SearchStrategy
+
+SEED_STRIDE = 1_000_003
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    trial_id: str
+    attempt: int
+    at: float
+
+
+@dataclass(frozen=True)
+class RecordReceived:
+    record: FinalRecord
+    at: float
+
+
+@dataclass(frozen=True)
+class TrialExited:
+    trial_id: str
+    attempt: int
+    exit_code: int
+    at: float
+
+
+Event = TrialStarted | RecordReceived | TrialExited
+
+
+@dataclass(frozen=True)
+class LaunchTrial:
+    trial: TrialEntry
+
+
+@dataclass(frozen=True)
+class CancelTrial:
+    trial_id: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SearchFinished:
+    phase: SearchPhase
+    reason: str | None
+
+
+Action = LaunchTrial | CancelTrial | SearchFinished
+
+
+@dataclass
+class Step:
+    ledger: Ledger
+    actions: list[Action] = field(default_factory=list)
+
+
+def format_trial_id(search: str, purpose: TrialPurpose, index: int) -> str:
+    """Deterministic ids: the Job names on Kubernetes derive from them."""
+    return f"{search}-{index:04d}" if purpose is TrialPurpose.SEARCH else f"{search}-final-{index:03d}"
+
+
+def derive_seed(strategy_seed: int, purpose: TrialPurpose, index: int) -> int:
+    offset = 0 if purpose is TrialPurpose.SEARCH else 500_000
+    return (strategy_seed * SEED_STRIDE + offset + index) % 2**31
+
+
+class _Engine:
+    def __init__(self, spec: GeneratorSearchSpec, ledger: Ledger, now: float) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.now = now
+        self.actions: list[Action] = []
+        self.strategy = SearchStrategy(spec, ledger.proposer_state)
+
+    # ---- events ---------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        trial_id = event.record.trial_id if isinstance(event, RecordReceived) else event.trial_id
+        attempt = event.record.attempt if isinstance(event, RecordReceived) else event.attempt
+        trial = self.ledger.get(trial_id)
+        if trial is None or trial.attempt != attempt or trial.done:
+            return  # stale: an earlier attempt, an unknown trial, or already settled
+        if isinstance(event, TrialStarted):
+            trial.state, trial.started_at = TrialState.RUNNING, event.at
+        elif isinstance(event, RecordReceived):
+            record = event.record
+            if record.status == "succeeded":
+                self._succeed(trial, TrialResult.from_record(record))
+            else:
+                self._exit(trial, record.exit_code or int(ExitCode.RUNTIME_FAILURE), record.error)
+        elif event.exit_code == 0:
+            trial.exit_code = 0
+            trial.exited_at = trial.exited_at if trial.exited_at is not None else event.at
+        else:
+            self._exit(trial, event.exit_code, None)
+
+    def _succeed(self, trial: TrialEntry, result: TrialResult) -> None:
+        trial.state, trial.result, trial.finished_at = TrialState.SUCCEEDED, result, self.now
+        trial.reason, trial.message, trial.exit_code = None, None, 0
+
+    def _fail(self, trial: TrialEntry, reason: str, message: str | None) -> None:
+        trial.state, trial.reason, trial.message, trial.finished_at = TrialState.FAILED, reason, message, self.now
+
+    def _exit(self, trial: TrialEntry, code: int, message: str | None) -> None:
+        """A failed attempt: fail at once on bad input or OOM, else retry while retries are left."""
+        trial.exit_code = code
+        if code == ExitCode.BAD_INPUT:
+            self._fail(trial, "BadInput", message)
+        elif code == ExitCode.OUT_OF_MEMORY:
+            self._fail(trial, "OutOfMemory", message)
+        else:
+            self._retry_or_fail(trial, "RunTimeError" if code != ExitCode.REPORT_UNDELIVERED else "ReportUndelivered",
+                                message or f"exit code {code}")  # fmt: skip
+
+    def _retry_or_fail(self, trial: TrialEntry, reason: str, message: str) -> None:
+        if trial.retries < self.spec.budget.max_retries:
+            trial.retries += 1
+            self._relaunch_later(trial, reason, message)
+        else:
+            self._fail(trial, reason, f"{message}; no retries left ({self.spec.budget.max_retries})")
+
+    def _relaunch_later(self, trial: TrialEntry, reason: str, message: str) -> None:
+        trial.attempt += 1
+        trial.state, trial.reason, trial.message = TrialState.PENDING, reason, message
+        trial.launched_at, trial.started_at, trial.exited_at, trial.exit_code = None, None, None, None
+
+    # ---- time -----------------------------------------------------------------------------------
+
+    def check_clocks(self) -> None:
+        budget = self.spec.budget
+        for trial in self.ledger.active():
+            if trial.exited_at is not None and self.now - trial.exited_at >= budget.metrics_timeout_seconds:
+                self._fail(
+                    trial,
+                    "MetricsMissing",
+                    f"exited 0 but no final record came in {budget.metrics_timeout_seconds:g} s",
+                )
+            elif (
+                budget.trial_timeout_seconds is not None
+                and trial.state is TrialState.RUNNING
+                and trial.exited_at is None
+                and trial.launched_at is not None
+                and self.now - (trial.started_at or trial.launched_at) >= budget.trial_timeout_seconds
+            ):
+                self.actions.append(CancelTrial(trial.trial_id, trial.attempt, "DeadlineExceeded"))
+                self._retry_or_fail(trial, "DeadlineExceeded", f"ran longer than {budget.trial_timeout_seconds:g} s")
+
+    # ---- the proposer ---------------------------------------------------------------------------
+
+    def tell_results(self) -> None:
+        told = set(self.ledger.told)
+        for trial in self.ledger.of(TrialPurpose.SEARCH):
+            if trial.trial_id in told or not trial.done:
+                continue
+            if trial.state is TrialState.SUCCEEDED and trial.result is not None:
+                self.strategy.tell(trial.theta, trial.budget, trial.job, trial.result.accuracy, trial.result.memory)
+            else:
+                self.strategy.tell_failure(trial.job)
+            self.ledger.told.append(trial.trial_id)
+
+    def propose(self, n: int) -> None:
+        search = self.ledger.of(TrialPurpose.SEARCH)
+        busy = [t.theta for t in search if not t.done or t.state is TrialState.FAILED]
+        for proposal in self.strategy.ask(n, busy):
+            index = len(search)
+            search.append(TrialEntry(
+                trial_id=format_trial_id(self.ledger.search, TrialPurpose.SEARCH, index), index=index,
+                theta=dict(proposal.theta), seed=derive_seed(self.spec.strategy.seed, TrialPurpose.SEARCH, index),
+                budget=proposal.budget, job=proposal.job,
+            ))  # fmt: skip
+            self.ledger.trials.append(search[-1])
+        self.ledger.proposer_state = self.strategy.state()
+
+    # ---- the schedule ---------------------------------------------------------------------------
+
+    def running(self) -> list[TrialEntry]:
+        return [t for t in self.ledger.trials if t.state is TrialState.RUNNING]
+
+    def launch_pending(self) -> None:
+        free = self.spec.budget.parallelism - len(self.running())
+        for trial in [t for t in self.ledger.trials if t.state is TrialState.PENDING][: max(free, 0)]:
+            trial.state, trial.launched_at = TrialState.RUNNING, self.now
+            self.actions.append(LaunchTrial(trial.model_copy(deep=True)))
+
+    def cancel_running(self, reason: str) -> list[TrialEntry]:
+        stopped = self.running()
+        for trial in stopped:
+            self.actions.append(CancelTrial(trial.trial_id, trial.attempt, reason))
+        return stopped
+
+    def finish(self, phase: SearchPhase, reason: str | None, message: str | None) -> None:
+        self.ledger.phase, self.ledger.reason, self.ledger.message = phase, reason, message
+        self.ledger.completed_at = self.now
+        self.actions.append(SearchFinished(phase, reason))
+
+    def schedule_search(self) -> None:
+        budget, strategy = self.spec.budget, self.spec.strategy
+        search = self.ledger.of(TrialPurpose.SEARCH)
+        left = budget.max_trials - len(search)
+        in_flight = [t for t in search if not t.done]
+        if left > 0:
+            if strategy.kind is StrategyKind.BOHB or strategy.mode is BatchMode.ASYNC:
+                wanted = min(left, budget.parallelism - len(in_flight))
+            else:  # Algorithm 1: the next batch once the previous one is done
+                wanted = min(left, strategy.batch_size) if not in_flight else 0
+            if wanted > 0:
+                self.propose(wanted)
+        self.launch_pending()
+
+    def chosen_thetas(self) -> list[dict[str, int | float]]:
+        """Θ* (Algorithm 1, line 10); for MOBO, points spread over the Pareto front by memory."""
+        if self.spec.strategy.kind is not StrategyKind.MOBO:
+            best = self.ledger.best()
+            return [best.theta] if best else []
+        done = [t for t in self.ledger.of(TrialPurpose.SEARCH) if t.result is not None and t.result.memory]
+        if not done:
+            return []
+        import numpy as np
+
+        values = np.array([[t.result.accuracy, -float(t.result.memory or 0)] for t in done if t.result])
+        front = [t for t, keep in zip(done, pareto_mask(values), strict=True) if keep]
+        front.sort(key=lambda t: float(t.result.memory or 0.0) if t.result else 0.0)
+        k = min(self.spec.final.pareto_points, len(front))
+        picks = sorted({round(i * (len(front) - 1) / max(k - 1, 1)) for i in range(k)})
+        return [front[i].theta for i in picks]
+
+    def schedule_final(self) -> bool:
+        """Start or continue the final evaluation; True when it is complete."""
+        final = self.spec.final
+        if final.architectures == 0:
+            return True
+        finals = self.ledger.of(TrialPurpose.FINAL)
+        for group, theta in enumerate(self.chosen_thetas()):
+            if any(t.theta == theta for t in finals):
+                continue
+            for _ in range(final.architectures):
+                index = len(finals)
+                finals.append(TrialEntry(
+                    trial_id=format_trial_id(self.ledger.search, TrialPurpose.FINAL, index), index=index,
+                    purpose=TrialPurpose.FINAL, theta=dict(theta), group=group, budget=final.epochs,
+                    seed=derive_seed(self.spec.strategy.seed, TrialPurpose.FINAL, index),
+                ))  # fmt: skip
+                self.ledger.trials.append(finals[-1])
+        self.launch_pending()
+        return all(t.done for t in finals)
+
+    def run(self) -> None:
+        ledger, spec = self.ledger, self.spec
+        if ledger.started_at is None:
+            ledger.started_at = self.now
+        if ledger.phase is SearchPhase.FAILED:
+            return
+        if ledger.phase is SearchPhase.SUCCEEDED:
+            if len(ledger.of(TrialPurpose.SEARCH)) >= spec.budget.max_trials:
+                return
+            ledger.completed_at, ledger.reason, ledger.message = None, None, None  # the budget was raised
+        if ledger.failed_count() > spec.budget.max_failed_trials:
+            self.cancel_running("SearchFailed")
+            for trial in ledger.active():
+                self._fail(trial, "SearchFailed", "the search failed")
+            limit = spec.budget.max_failed_trials
+            self.finish(
+                SearchPhase.FAILED,
+                "TooManyFailedTrials",
+                f"{ledger.failed_count()} trials failed; maxFailedTrials is {limit}",
+            )
+            return
+        if spec.suspend:
+            for trial in self.cancel_running("Suspended"):
+                self._relaunch_later(trial, "Suspended", "stopped by spec.suspend")
+            ledger.phase = SearchPhase.SUSPENDED
+            return
+        search = ledger.of(TrialPurpose.SEARCH)
+        if len(search) < spec.budget.max_trials or any(not t.done for t in search):
+            ledger.phase = SearchPhase.RUNNING
+            self.schedule_search()
+            return
+        ledger.phase = SearchPhase.FINAL_EVALUATION
+        if self.schedule_final():
+            self.finish(SearchPhase.SUCCEEDED, "MaxTrialsReached", f"{len(search)} trials")
+
+
+def reconcile(spec: GeneratorSearchSpec, ledger: Ledger, events: list[Event], now: float) -> Step:
+    """Apply the events, check the clocks, then decide what runs next. The input ledger is not changed."""
+    engine = _Engine(spec, ledger.model_copy(deep=True), now)
+    for event in events:
+        engine.apply(event)
+    engine.check_clocks()
+    engine.tell_results()
+    engine.run()
+    return Step(engine.ledger, engine.actions)

@@ -1,0 +1,243 @@
+"""The engine as tables: a ledger and events in, actions out (DESIGN §3.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nago.engine import (
+    CancelTrial,
+    Event,
+    LaunchTrial,
+    RecordReceived,
+    SearchFinished,
+    Step,
+    TrialExited,
+    TrialStarted,
+    reconcile,
+)
+from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
+from nago.records import FinalRecord
+from nago.search_spec import GeneratorSearchSpec, parse_search
+
+
+def _spec(**spec: Any) -> GeneratorSearchSpec:
+    base: dict[str, Any] = {
+        "strategy": {"kind": "random", "batchSize": 2, "mode": "sync"},
+        "budget": {"maxTrials": 4, "parallelism": 2, "maxFailedTrials": 1, "epochs": 1, "maxRetries": 1},
+        "final": {"architectures": 0},
+    }
+    for key, value in spec.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    manifest = {"apiVersion": "nago.dev/v1alpha1", "kind": "GeneratorSearch", "metadata": {"name": "s"}, "spec": base}
+    return parse_search(manifest).spec
+
+
+def _final(trial_id: str, attempt: int = 0, accuracy: float = 0.5, status: str = "succeeded", code: int = 0) -> Event:
+    record = FinalRecord(
+        search="s", trial_id=trial_id, attempt=attempt, epoch=1, time=0.0, status=status, exit_code=code,  # type: ignore[arg-type]
+        best_val_accuracy=accuracy if status == "succeeded" else None, activation_bytes_per_image=1000, params=10,
+    )  # fmt: skip
+    return RecordReceived(record, at=0.0)
+
+
+def _launched(step: Step) -> list[tuple[str, int]]:
+    return [(a.trial.trial_id, a.trial.attempt) for a in step.actions if isinstance(a, LaunchTrial)]
+
+
+def _finish(spec: GeneratorSearchSpec, ledger: Ledger, now: float, accuracy: float = 0.5) -> Step:
+    """Every running trial sends a succeeded final record and exits 0."""
+    events: list[Event] = []
+    for t in ledger.trials:
+        if t.state is TrialState.RUNNING:
+            events += [_final(t.trial_id, t.attempt, accuracy), TrialExited(t.trial_id, t.attempt, 0, now)]
+    return reconcile(spec, ledger, events, now)
+
+
+def test_sync_batches_wait_for_the_whole_batch() -> None:
+    spec = _spec()
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    assert _launched(step) == [("s-0000", 0), ("s-0001", 0)] and step.ledger.phase is SearchPhase.RUNNING
+    step = reconcile(spec, step.ledger, [_final("s-0000"), TrialExited("s-0000", 0, 0, 1)], now=1)
+    assert _launched(step) == []  # one of the batch still runs: Algorithm 1 waits
+    step = reconcile(spec, step.ledger, [_final("s-0001"), TrialExited("s-0001", 0, 0, 2)], now=2)
+    assert _launched(step) == [("s-0002", 0), ("s-0003", 0)]
+
+
+def test_async_mode_refills_a_slot_as_soon_as_a_trial_ends() -> None:
+    spec = _spec(strategy={"mode": "async"})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [_final("s-0000"), TrialExited("s-0000", 0, 0, 1)], now=1)
+    assert _launched(step) == [("s-0002", 0)]
+
+
+def test_a_batch_larger_than_parallelism_queues_its_rest() -> None:
+    spec = _spec(strategy={"batchSize": 3}, budget={"maxTrials": 3, "parallelism": 2})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    assert _launched(step) == [("s-0000", 0), ("s-0001", 0)]
+    assert step.ledger.trials[2].state is TrialState.PENDING
+    step = reconcile(spec, step.ledger, [_final("s-0000")], now=1)
+    assert _launched(step) == [("s-0002", 0)]
+
+
+@pytest.mark.parametrize(
+    ("code", "state", "reason", "relaunched"),
+    [
+        (1, TrialState.RUNNING, "RunTimeError", True),
+        (4, TrialState.RUNNING, "ReportUndelivered", True),
+        (137, TrialState.RUNNING, "RunTimeError", True),
+        (2, TrialState.FAILED, "BadInput", False),
+        (3, TrialState.FAILED, "OutOfMemory", False),
+    ],
+)
+def test_retry_or_not_by_exit_code(code: int, state: TrialState, reason: str, relaunched: bool) -> None:
+    spec = _spec(budget={"maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, code, 1)], now=1)
+    trial = step.ledger.trials[0]
+    assert trial.state is state and trial.reason == reason
+    assert (("s-0000", 1) in _launched(step)) is relaunched
+
+
+def test_retries_are_limited() -> None:
+    spec = _spec(budget={"maxRetries": 1, "maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 1, 1)], now=1)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 1, 1, 2)], now=2)
+    trial = step.ledger.trials[0]
+    assert trial.state is TrialState.FAILED and trial.retries == 1 and "no retries left" in (trial.message or "")
+
+
+def test_a_failed_final_record_counts_like_its_exit_code() -> None:
+    spec = _spec(budget={"maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [_final("s-0000", status="failed", code=2)], now=1)
+    assert step.ledger.trials[0].state is TrialState.FAILED and step.ledger.trials[0].reason == "BadInput"
+
+
+def test_stale_events_of_an_earlier_attempt_are_ignored() -> None:
+    spec = _spec(budget={"maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 1, 1)], now=1)  # retried as attempt 1
+    step = reconcile(spec, step.ledger, [_final("s-0000", attempt=0), TrialExited("s-0000", 0, 0, 2)], now=2)
+    assert step.ledger.trials[0].state is TrialState.RUNNING and step.ledger.trials[0].attempt == 1
+
+
+def test_metrics_missing_after_the_timeout() -> None:
+    spec = _spec(budget={"metricsTimeoutSeconds": 60, "maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 0, 10)], now=10)
+    assert step.ledger.trials[0].state is TrialState.RUNNING
+    step = reconcile(spec, step.ledger, [], now=69)
+    assert step.ledger.trials[0].state is TrialState.RUNNING
+    step = reconcile(spec, step.ledger, [], now=70)
+    assert step.ledger.trials[0].state is TrialState.FAILED and step.ledger.trials[0].reason == "MetricsMissing"
+
+
+def test_a_record_after_a_clean_exit_still_counts() -> None:
+    spec = _spec()
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 0, 10)], now=10)
+    step = reconcile(spec, step.ledger, [_final("s-0000", accuracy=0.7)], now=20)
+    assert step.ledger.trials[0].state is TrialState.SUCCEEDED and step.ledger.trials[0].result is not None
+
+
+def test_deadline_cancels_and_retries() -> None:
+    spec = _spec(budget={"trialTimeoutSeconds": 100, "maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [], now=100)
+    assert CancelTrial("s-0000", 0, "DeadlineExceeded") in step.actions
+    assert ("s-0000", 1) in _launched(step)
+
+
+def test_the_deadline_counts_from_the_start_not_the_launch() -> None:
+    spec = _spec(budget={"trialTimeoutSeconds": 100, "maxFailedTrials": 5})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialStarted("s-0000", 0, 50)], now=50)  # e.g. an image pull took 50 s
+    step = reconcile(spec, step.ledger, [], now=120)
+    assert not any(isinstance(a, CancelTrial) and a.trial_id == "s-0000" for a in step.actions)
+    step = reconcile(spec, step.ledger, [], now=150)
+    assert CancelTrial("s-0000", 0, "DeadlineExceeded") in step.actions
+
+
+def test_too_many_failures_fail_the_search() -> None:
+    spec = _spec(budget={"maxFailedTrials": 1, "maxRetries": 0})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 2, 1)], now=1)
+    assert step.ledger.phase is SearchPhase.RUNNING  # one failure is tolerated
+    step = reconcile(spec, step.ledger, [TrialExited("s-0001", 0, 2, 2)], now=2)
+    assert step.ledger.phase is SearchPhase.FAILED and step.ledger.reason == "TooManyFailedTrials"
+    assert SearchFinished(SearchPhase.FAILED, "TooManyFailedTrials") in step.actions
+    assert reconcile(spec, step.ledger, [], now=3).actions == []  # a failed search stays failed
+
+
+def test_max_trials_reached_finishes_once() -> None:
+    spec = _spec()
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = _finish(spec, step.ledger, 1)
+    step = _finish(spec, step.ledger, 2)
+    assert step.ledger.phase is SearchPhase.SUCCEEDED and step.ledger.reason == "MaxTrialsReached"
+    assert len(step.ledger.trials) == 4 and len({t.trial_id for t in step.ledger.trials}) == 4
+    assert SearchFinished(SearchPhase.SUCCEEDED, "MaxTrialsReached") in step.actions
+    assert reconcile(spec, step.ledger, [], now=3).actions == []
+
+
+def test_a_budget_raised_after_the_end_continues_the_search() -> None:
+    spec = _spec()
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = _finish(spec, _finish(spec, step.ledger, 1).ledger, 2)
+    assert step.ledger.phase is SearchPhase.SUCCEEDED
+    raised = _spec(budget={"maxTrials": 6})
+    step = reconcile(raised, step.ledger, [], now=3)
+    assert step.ledger.phase is SearchPhase.RUNNING and _launched(step) == [("s-0004", 0), ("s-0005", 0)]
+    step = _finish(raised, step.ledger, 4)
+    assert step.ledger.phase is SearchPhase.SUCCEEDED and len(step.ledger.of(TrialPurpose.SEARCH)) == 6
+
+
+def test_suspend_stops_running_trials_and_resume_relaunches_them() -> None:
+    spec = _spec()
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    suspended = _spec(suspend=True)
+    step = reconcile(suspended, step.ledger, [], now=1)
+    assert step.ledger.phase is SearchPhase.SUSPENDED
+    assert {a.trial_id for a in step.actions if isinstance(a, CancelTrial)} == {"s-0000", "s-0001"}
+    assert reconcile(suspended, step.ledger, [TrialExited("s-0000", 0, 143, 2)], now=2).actions == []
+    step = reconcile(spec, step.ledger, [], now=3)
+    assert _launched(step) == [("s-0000", 1), ("s-0001", 1)]
+    assert all(t.retries == 0 for t in step.ledger.trials)  # a suspension is not a failure
+
+
+def test_bohb_promotes_the_best_of_a_rung() -> None:
+    spec = _spec(
+        strategy={"kind": "bohb", "bohb": {"eta": 2, "budgets": [1, 2, 4]}}, budget={"maxTrials": 7, "parallelism": 4}
+    )
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    assert [t.budget for t in step.ledger.trials] == [1, 1, 1, 1]
+    accuracies = {"s-0000": 0.1, "s-0001": 0.9, "s-0002": 0.5, "s-0003": 0.3}
+    events: list[Event] = [_final(tid, accuracy=acc) for tid, acc in accuracies.items()]
+    step = reconcile(spec, step.ledger, events, now=1)
+    promoted = step.ledger.trials[4:6]
+    assert [t.budget for t in promoted] == [2, 2]
+    assert [t.theta for t in promoted] == [step.ledger.trials[1].theta, step.ledger.trials[2].theta]
+
+
+def test_final_evaluation_trains_k_architectures_of_the_best_generator() -> None:
+    spec = _spec(final={"architectures": 3, "epochs": 2})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [_final("s-0000", accuracy=0.2), _final("s-0001", accuracy=0.8)], now=1)
+    step = reconcile(spec, step.ledger, [_final("s-0002", accuracy=0.3), _final("s-0003", accuracy=0.4)], now=2)
+    assert step.ledger.phase is SearchPhase.FINAL_EVALUATION
+    finals = step.ledger.of(TrialPurpose.FINAL)
+    assert len(finals) == 3 and {t.budget for t in finals} == {2} and len({t.seed for t in finals}) == 3
+    assert all(t.theta == step.ledger.trials[1].theta for t in finals)
+    step = _finish(spec, step.ledger, 3)
+    step = _finish(spec, step.ledger, 4)
+    assert step.ledger.phase is SearchPhase.SUCCEEDED
+
+
+def test_the_engine_does_not_change_its_input_and_is_deterministic() -> None:
+    spec = _spec(strategy={"kind": "sobol"})
+    ledger = Ledger(search="s")
+    first, second = reconcile(spec, ledger, [], now=0), reconcile(spec, ledger, [], now=0)
+    assert ledger.trials == [] and first.ledger == second.ledger
