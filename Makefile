@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nago-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo lint test test-fast test-gpu bench golden clean
+.PHONY: setup demo lint test test-fast test-gpu bench golden clean quickstart
 
 setup: $(STAMP)
 
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml scripts/install-system-packages.sh
 	touch $(STAMP)
 
 ## The main job, for now: the search-space size; sample, describe, draw and train one architecture.
+quickstart: setup
+	$(BIN)/nago search examples/fashion-mnist-quickstart.yaml --state-dir out/quickstart
+
 demo: setup
 	$(BIN)/nago space-size
 	$(BIN)/nago sample --space hnag --random --theta-seed 7 --seed 0 -o out/demo/architecture.json

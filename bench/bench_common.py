@@ -44,3 +44,10 @@ def append_result(path: Path, row: Mapping[str, object]) -> None:
 
 def read_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
     return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
+
+
+def find_done(path: Path, *fields: str) -> set[tuple[Any, ...]]:
+    """Keys (the values of `fields`) of the runs already in a results file, so a rerun skips them."""
+    if not path.exists():
+        return set()
+    return {tuple(row[f] for f in fields) for row in read_results([path])}

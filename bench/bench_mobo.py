@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from botorch.test_functions.multi_objective import DTLZ2, BraninCurrin, MultiObjectiveTestProblem
 
-from bench_common import append_result, build_parser, format_quartiles, make_unit_box, read_results
+from bench_common import append_result, build_parser, find_done, format_quartiles, make_unit_box, read_results
 from nago.bo.baselines import RandomProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.mobo import MoboProposer
@@ -135,9 +135,12 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
+    done = find_done(args.out, "problem", "method", "seed")
     for problem in args.problems:
         for seed in args.seeds:
             for method in args.methods:
+                if (problem, method, seed) in done:
+                    continue
                 result = run(problem, method, seed)
                 append_result(args.out, result)
                 final = result["hypervolume"][-1]  # type: ignore[index]

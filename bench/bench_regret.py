@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_common import append_result, build_parser, format_quartiles, make_unit_box, read_results
+from bench_common import append_result, build_parser, find_done, format_quartiles, make_unit_box, read_results
 from nago.bo.baselines import RandomProposer
 from nago.bo.gp_lp import DTYPE, LocalPenalisationProposer
 from nago.bo.proposer import Proposer
@@ -178,9 +178,12 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
+    done = find_done(args.out, "function", "method", "seed")
     for function in args.functions:
         for seed in args.seeds:
             for method in args.methods:
+                if (function, method, seed) in done:
+                    continue
                 result = run(function, method, seed, args.evaluations, args.batch)
                 append_result(args.out, result)
                 print(

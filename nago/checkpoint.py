@@ -7,13 +7,13 @@ so a checkpoint of another trial is never resumed by mistake.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from nago.atomic import write_atomically
 from nago.errors import InvalidInputError
 
 
@@ -31,17 +31,8 @@ def check_writable(path: Path) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write to a temporary file beside `path`, flush to disk, then rename over it."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(state, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Written atomically: a trial killed mid-write resumes from the previous epoch."""
+    write_atomically(path, lambda stream: torch.save(state, stream))
 
 
 def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -261,6 +262,38 @@ def _run_train(args: argparse.Namespace) -> None:
     raise SystemExit(run_trial(spec, sinks, args.flush_timeout))
 
 
+def _run_search(args: argparse.Namespace) -> None:
+    from nago.atomic import write_text_atomically
+    from nago.local_runner import LocalRunner
+    from nago.report import write_results
+    from nago.search_spec import load_search
+
+    search = load_search(args.manifest)
+    state_dir = args.state_dir or Path("nago-runs") / search.metadata.name
+    state_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
+    ledger = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds).run()
+    report = write_results(search, ledger, state_dir / "results")
+    print(f"{ledger.phase.value}: report in {report}")
+    if ledger.phase.value == "Failed":
+        raise SystemExit(ExitCode.RUNTIME_FAILURE)
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from nago.ledger import Ledger
+    from nago.report import write_results
+    from nago.search_spec import parse_search
+
+    try:
+        search = parse_search(json.loads((args.state_dir / "search.json").read_text()))
+        ledger = Ledger.model_validate_json((args.state_dir / "ledger.json").read_text())
+    except OSError as error:
+        raise InvalidInputError(
+            "state_dir", f"{args.state_dir} is not a search's state folder: {error.strerror}"
+        ) from None
+    print(f"wrote {write_results(search, ledger, args.output or args.state_dir / 'results')}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nago",
@@ -331,6 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--flush-timeout", type=float, default=30.0, help="seconds to deliver the last records")
     train.set_defaults(run=_run_train)
 
+    search = sub.add_parser(
+        "search", help="run a GeneratorSearch manifest on this machine (resumes where it stopped)", epilog=EPILOG
+    )
+    search.add_argument("manifest", type=Path, help="GeneratorSearch YAML or JSON (the same as for kubectl apply)")
+    search.add_argument("--state-dir", type=Path, help="ledger, trials and results (default nago-runs/NAME)")
+    search.add_argument("--poll-seconds", type=float, default=0.5, help="how often trials are checked (default 0.5)")
+    search.set_defaults(run=_run_search)
+
+    report = sub.add_parser("report", help="rebuild a search's results and report from its state folder")
+    report.add_argument("state_dir", type=Path, help="the search's state folder (holds search.json, ledger.json)")
+    report.add_argument("-o", "--output", type=Path, help="results folder (default STATE_DIR/results)")
+    report.set_defaults(run=_run_report)
+
     stats = sub.add_parser(
         "space-stats", help="histogram memory, params and nodes of many samples (appendix F)", epilog=EPILOG
     )
@@ -346,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)  # from BoTorch
     args = build_parser().parse_args(argv)
     try:
         args.run(args)

@@ -45,6 +45,9 @@ class DatasetSpec(BaseModel):
     validation_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of training images held out")
     split_seed: int = Field(default=0, ge=0, description="seed of the train/validation split, shared by all trials")
     train_limit: int | None = Field(default=None, ge=1, description="use only this many training images")
+    validation_limit: int | None = Field(
+        default=None, ge=1, description="score on only this many of the held-out images (quick searches)"
+    )
     image_size: int = Field(default=224, ge=8, le=1024, description="image-folder images are resized to this")
 
     def resolved_path(self) -> Path:
@@ -202,6 +205,8 @@ def _split(train: ImageSet, spec: DatasetSpec) -> tuple[ImageSet, ImageSet]:
     validation, rest = order[:held_out], order[held_out:]
     if spec.train_limit is not None:
         rest = rest[: spec.train_limit]
+    if spec.validation_limit is not None:
+        validation = validation[: spec.validation_limit]  # the same images for every trial: the order is seeded
     return train.subset(rest), train.subset(validation)
 
 

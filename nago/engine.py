@@ -11,6 +11,7 @@ what it returns (launch a trial attempt, cancel one, the search finished). Rules
   retried up to `maxRetries`, then fail. A process that exited 0 without a final record fails as
   MetricsMissing after `metricsTimeoutSeconds`.
 - More than `maxFailedTrials` failures end the search as Failed (reason TooManyFailedTrials).
+- An attempt lost through no fault of its own (TrialLost) is launched again, not counted as a retry.
 - `suspend` stops the running attempts; they are launched again (not counted as retries) on resume.
 - After `maxTrials` search trials, Algorithm 1 line 10 (appendix G): `final.architectures` networks
   are sampled from Θ* (MOBO: from each of `final.paretoPoints` points spread over the front) and
@@ -52,7 +53,16 @@ class TrialExited:
     at: float
 
 
-Event = TrialStarted | RecordReceived | TrialExited
+@dataclass(frozen=True)
+class TrialLost:
+    """The attempt vanished through no fault of its own (the runner restarted, a node went away)."""
+
+    trial_id: str
+    attempt: int
+    at: float
+
+
+Event = TrialStarted | RecordReceived | TrialExited | TrialLost
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,8 @@ class _Engine:
             return  # stale: an earlier attempt, an unknown trial, or already settled
         if isinstance(event, TrialStarted):
             trial.state, trial.started_at = TrialState.RUNNING, event.at
+        elif isinstance(event, TrialLost):
+            self._relaunch_later(trial, "Lost", "the attempt was lost; launched again (not counted as a retry)")
         elif isinstance(event, RecordReceived):
             record = event.record
             if record.status == "succeeded":

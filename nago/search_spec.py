@@ -116,7 +116,7 @@ class BudgetSettings(SpecModel):
     max_failed_trials: int = Field(
         default=3, ge=0, le=100_000, description="the search fails when more trials than this have failed"
     )
-    epochs: int = Field(default=30, ge=1, le=10_000, description="epochs per trial (strategies other than bohb)")
+    epochs: int = Field(default=60, ge=1, le=10_000, description="epochs per trial (strategies other than bohb)")
     max_retries: int = Field(
         default=2, ge=0, le=100, description="restarts of a trial after a run-time failure (bad input is never retried)"
     )

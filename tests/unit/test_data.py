@@ -41,6 +41,13 @@ def test_idx_files_load_with_a_fixed_validation_split(tmp_path: Path) -> None:
     assert not torch.equal(other.validation.images, data.validation.images)
 
 
+def test_validation_limit_keeps_a_fixed_prefix_of_the_held_out_images(tmp_path: Path) -> None:
+    full = load_dataset(DatasetSpec(path=_fashion(tmp_path), validation_fraction=0.2))
+    limited = load_dataset(DatasetSpec(path=tmp_path, validation_fraction=0.2, validation_limit=4))
+    assert len(limited.validation) == 4 and len(limited.train) == len(full.train)
+    assert torch.equal(limited.validation.images, full.validation.images[:4])
+
+
 def test_cifar_pickles_load(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:

@@ -14,6 +14,7 @@ from nago.engine import (
     SearchFinished,
     Step,
     TrialExited,
+    TrialLost,
     TrialStarted,
     reconcile,
 )
@@ -114,6 +115,13 @@ def test_a_failed_final_record_counts_like_its_exit_code() -> None:
     step = reconcile(spec, Ledger(search="s"), [], now=0)
     step = reconcile(spec, step.ledger, [_final("s-0000", status="failed", code=2)], now=1)
     assert step.ledger.trials[0].state is TrialState.FAILED and step.ledger.trials[0].reason == "BadInput"
+
+
+def test_a_lost_attempt_is_relaunched_without_spending_a_retry() -> None:
+    spec = _spec(budget={"maxRetries": 0})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialLost("s-0000", 0, 1)], now=1)
+    assert ("s-0000", 1) in _launched(step) and step.ledger.trials[0].retries == 0
 
 
 def test_stale_events_of_an_earlier_attempt_are_ignored() -> None:

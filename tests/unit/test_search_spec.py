@@ -62,7 +62,11 @@ MISTAKES: list[tuple[str, dict[str, Any], str]] = [
     ("memory without mobo", {"spec": {"objectives": ["accuracy", "memory"]}}, "spec.objectives"),
     ("mobo without memory", {"spec": {"strategy": {"kind": "mobo"}}}, "spec.objectives"),
     ("unknown objective", {"spec": {"objectives": ["latency"]}}, "spec.objectives.0"),
-    ("negative learning rate", {"spec": {"training": {"protocol": {"learningRate": -0.1}}}}, "spec.training.protocol.learningRate"),  # noqa: E501
+    (
+        "negative learning rate",
+        {"spec": {"training": {"protocol": {"learningRate": -0.1}}}},
+        "spec.training.protocol.learningRate",
+    ),
     ("unknown device", {"spec": {"training": {"device": "tpu"}}}, "spec.training.device"),
     ("final architectures negative", {"spec": {"final": {"architectures": -2}}}, "spec.final.architectures"),
     ("suspend as text", {"spec": {"suspend": "maybe"}}, "spec.suspend"),
@@ -98,3 +102,11 @@ def test_unreadable_files_are_named(tmp_path: Path, text: str, message: str) -> 
     path.write_text(text)
     with pytest.raises(InvalidInputError, match=message):
         load_search(path)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(Path(__file__).resolve().parents[2].glob("examples/*.yaml")), ids=lambda p: p.name
+)
+def test_every_example_is_a_valid_search(path: Path) -> None:
+    search = load_search(path)
+    assert search.metadata.name == path.stem

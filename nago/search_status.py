@@ -1,0 +1,120 @@
+"""The GeneratorSearch status: what `kubectl get`, `kubectl describe` and the local runner show.
+
+Built from the ledger (the truth) by `build_status`; bounded whatever the number of trials: the
+Pareto front keeps at most `MAX_PARETO_POINTS` points, spread over the front by memory.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import Field
+
+from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
+from nago.report import find_pareto_front
+from nago.search_spec import GeneratorSearchSpec, SpecModel
+
+MAX_PARETO_POINTS = 20
+
+
+class Condition(SpecModel):
+    """Kubernetes-style condition."""
+
+    type: str = Field(description="Running, Succeeded, Failed or Suspended")
+    status: str = Field(description="True, False or Unknown")
+    reason: str | None = Field(default=None, description="one CamelCase word")
+    message: str | None = None
+    last_transition_time: str | None = None
+
+
+class BestTrial(SpecModel):
+    """The best generator so far."""
+
+    trial: str
+    theta: dict[str, int | float]
+    accuracy: float
+    memory: float | None = Field(default=None, description="bytes per image")
+    params: int | None = None
+
+
+class ParetoPoint(SpecModel):
+    trial: str
+    accuracy: float
+    memory: float = Field(description="bytes per image")
+
+
+class TrialCounts(SpecModel):
+    total: int = 0
+    running: int = 0
+    pending: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+class SearchStatus(SpecModel):
+    """The observed state of a search."""
+
+    phase: SearchPhase = SearchPhase.PENDING
+    conditions: list[Condition] = Field(default_factory=list)
+    trials: TrialCounts = Field(default_factory=TrialCounts, description="search trials")
+    final_trials: TrialCounts = Field(default_factory=TrialCounts, description="final-evaluation trials")
+    best: BestTrial | None = None
+    pareto_front: list[ParetoPoint] = Field(default_factory=list, description=f"at most {MAX_PARETO_POINTS} points")
+    observed_generation: int | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+
+
+def _timestamp(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _count(ledger: Ledger, purpose: TrialPurpose) -> TrialCounts:
+    trials = ledger.of(purpose)
+    return TrialCounts(
+        total=len(trials),
+        running=sum(t.state is TrialState.RUNNING for t in trials),
+        pending=sum(t.state is TrialState.PENDING for t in trials),
+        succeeded=sum(t.state is TrialState.SUCCEEDED for t in trials),
+        failed=sum(t.state is TrialState.FAILED for t in trials),
+    )
+
+
+def build_status(spec: GeneratorSearchSpec, ledger: Ledger, generation: int | None = None) -> SearchStatus:
+    """The status for a ledger; conditions say why the search is where it is."""
+    del spec  # the status depends on the ledger only; the spec is kept for symmetry with the operator
+    best = ledger.best()
+    front = find_pareto_front(ledger)
+    if len(front) > MAX_PARETO_POINTS:
+        keep = sorted({round(i * (len(front) - 1) / (MAX_PARETO_POINTS - 1)) for i in range(MAX_PARETO_POINTS)})
+        front = [front[i] for i in keep]
+    now = _timestamp(ledger.completed_at or ledger.started_at)
+    phase = ledger.phase
+    conditions = [
+        Condition(
+            type=kind,
+            status="True" if phase is matching else "False",
+            reason=ledger.reason if phase is matching else None,
+            message=ledger.message if phase is matching else None,
+            last_transition_time=now,
+        )
+        for kind, matching in (
+            ("Running", SearchPhase.RUNNING),
+            ("Suspended", SearchPhase.SUSPENDED),
+            ("Succeeded", SearchPhase.SUCCEEDED),
+            ("Failed", SearchPhase.FAILED),
+        )
+    ]
+    return SearchStatus(
+        phase=phase, conditions=conditions, trials=_count(ledger, TrialPurpose.SEARCH),
+        final_trials=_count(ledger, TrialPurpose.FINAL),
+        best=BestTrial(trial=best.trial_id, theta=best.theta, accuracy=best.result.accuracy,
+                       memory=best.result.memory, params=best.result.params)
+        if best is not None and best.result is not None else None,
+        pareto_front=[ParetoPoint(trial=t.trial_id, accuracy=t.result.accuracy, memory=float(t.result.memory or 0.0))
+                      for t in front if t.result is not None],
+        observed_generation=generation, start_time=_timestamp(ledger.started_at),
+        completion_time=_timestamp(ledger.completed_at),
+    )  # fmt: skip

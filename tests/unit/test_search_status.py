@@ -1,0 +1,49 @@
+"""The status built from a ledger: counters, best, conditions and a bounded Pareto front."""
+
+from __future__ import annotations
+
+import itertools
+
+from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
+from nago.search_spec import GeneratorSearchSpec
+from nago.search_status import MAX_PARETO_POINTS, build_status
+
+
+def _trial(index: int, state: TrialState, accuracy: float = 0.0, memory: float = 1.0) -> TrialEntry:
+    result = TrialResult(accuracy=accuracy, memory=memory, params=100) if state is TrialState.SUCCEEDED else None
+    return TrialEntry(trial_id=f"s-{index:04d}", index=index, theta={"x": index}, seed=index, budget=1,
+                      state=state, result=result)  # fmt: skip
+
+
+def test_counts_best_and_conditions() -> None:
+    trials = [_trial(0, TrialState.SUCCEEDED, 0.5), _trial(1, TrialState.SUCCEEDED, 0.7), _trial(2, TrialState.FAILED),
+              _trial(3, TrialState.RUNNING), _trial(4, TrialState.PENDING)]  # fmt: skip
+    ledger = Ledger(search="s", phase=SearchPhase.RUNNING, trials=trials, started_at=0.0)
+    status = build_status(GeneratorSearchSpec(), ledger, generation=3)
+    assert status.trials.model_dump() == {"total": 5, "running": 1, "pending": 1, "succeeded": 2, "failed": 1}
+    assert status.best is not None and status.best.trial == "s-0001" and status.best.accuracy == 0.7
+    assert {c.type: c.status for c in status.conditions} == {
+        "Running": "True",
+        "Suspended": "False",
+        "Succeeded": "False",
+        "Failed": "False",
+    }
+    assert status.observed_generation == 3 and status.start_time == "1970-01-01T00:00:00Z"
+    assert "paretoFront" in status.model_dump(by_alias=True)
+
+
+def test_the_pareto_front_is_bounded_and_spread() -> None:
+    # 50 points on a front: accuracy rises with memory, none dominated
+    trials = [_trial(i, TrialState.SUCCEEDED, 0.5 + i / 100, memory=1.0 + i) for i in range(50)]
+    trials.append(_trial(50, TrialState.SUCCEEDED, 0.1, memory=100.0))  # dominated
+    status = build_status(GeneratorSearchSpec(), Ledger(search="s", trials=trials))
+    front = status.pareto_front
+    assert len(front) == MAX_PARETO_POINTS and front[0].trial == "s-0000" and front[-1].trial == "s-0049"
+    assert all(a.memory < b.memory for a, b in itertools.pairwise(front))
+    assert "s-0050" not in {p.trial for p in front}
+
+
+def test_final_trials_are_counted_apart() -> None:
+    final = _trial(0, TrialState.RUNNING).model_copy(update={"purpose": TrialPurpose.FINAL, "trial_id": "s-final-000"})
+    status = build_status(GeneratorSearchSpec(), Ledger(search="s", trials=[final]))
+    assert status.trials.total == 0 and status.final_trials.running == 1
