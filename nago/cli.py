@@ -272,7 +272,8 @@ def _run_search(args: argparse.Namespace) -> None:
     state_dir = args.state_dir or Path("nago-runs") / search.metadata.name
     state_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
-    ledger = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds).run()
+    redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")
+    ledger = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds, redis_url=redis_url).run()
     report = write_results(search, ledger, state_dir / "results")
     print(f"{ledger.phase.value}: report in {report}")
     if ledger.phase.value == "Failed":
@@ -370,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("manifest", type=Path, help="GeneratorSearch YAML or JSON (the same as for kubectl apply)")
     search.add_argument("--state-dir", type=Path, help="ledger, trials and results (default nago-runs/NAME)")
     search.add_argument("--poll-seconds", type=float, default=0.5, help="how often trials are checked (default 0.5)")
+    search.add_argument(
+        "--redis-url", help="collect metrics from this Redis (or NAGO_REDIS_URL; password in NAGO_REDIS_PASSWORD)"
+    )
     search.set_defaults(run=_run_search)
 
     report = sub.add_parser("report", help="rebuild a search's results and report from its state folder")

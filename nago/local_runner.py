@@ -10,9 +10,13 @@ State directory (everything needed to resume after Ctrl-C, `kill -9` or a reboot
     trials/<trial id>/log.txt        the trainer's output
 
 The ledger is saved before a child is started, so a runner killed at any moment finds on restart
-each running trial either with its final record in `records.jsonl` (its result is taken) or
-without one (the attempt is relaunched as lost, not counted as a retry). Children die with the
-runner (PR_SET_PDEATHSIG), so no orphan keeps training a trial that is relaunched.
+each running trial either with its final record (its result is taken) or without one (the attempt
+is relaunched as lost, not counted as a retry). Children die with the runner (PR_SET_PDEATHSIG),
+so no orphan keeps training a trial that is relaunched.
+
+Metrics come from each trial's `records.jsonl`, or, with `--redis-url`, from the search's Redis
+stream read with a consumer group, each record acknowledged only after the ledger that holds its
+effect is saved (`nago.metrics_stream`).
 """
 
 from __future__ import annotations
@@ -86,6 +90,58 @@ def read_final_record(path: Path, attempt: int) -> FinalRecord | None:
     return None
 
 
+class JsonlRecords:
+    """Final records from each trial's `records.jsonl` (the trainer's --jsonl file)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def collect(self) -> None:
+        """Nothing to fetch: the files are read on demand."""
+
+    def final_record(self, trial: TrialEntry) -> FinalRecord | None:
+        return read_final_record(self.state_dir / "trials" / trial.trial_id / "records.jsonl", trial.attempt)
+
+    def acknowledge(self) -> None:
+        """Files need no acknowledgement."""
+
+
+class RedisRecords:
+    """Final records from the search's Redis stream, acknowledged once the ledger holding them is saved."""
+
+    def __init__(self, url: str, password: str, search: str, output: TextIO) -> None:
+        import redis
+
+        from nago.metrics_stream import MetricsStreamReader
+
+        self.url, self.password = url, password
+        client = redis.Redis.from_url(url, password=password, socket_timeout=5.0, socket_connect_timeout=5.0)
+
+        def warn(message_id: str, reason: str) -> None:
+            output.write(f"metrics: dropped record {message_id} that does not parse: {reason}\n")
+
+        self.reader = MetricsStreamReader(client, search, on_bad_record=warn)
+        self.finals: dict[tuple[str, int], FinalRecord] = {}
+        self.unacknowledged: list[str] = []
+
+    def collect(self) -> None:
+        while True:
+            batch = self.reader.read()
+            if not batch:
+                return
+            for item in batch:
+                if isinstance(item.record, FinalRecord):
+                    self.finals[(item.record.trial_id, item.record.attempt)] = item.record
+                self.unacknowledged.append(item.message_id)
+
+    def final_record(self, trial: TrialEntry) -> FinalRecord | None:
+        return self.finals.get((trial.trial_id, trial.attempt))
+
+    def acknowledge(self) -> None:
+        self.reader.ack(self.unacknowledged)
+        self.unacknowledged = []
+
+
 @dataclass
 class _Child:
     trial: TrialEntry
@@ -150,8 +206,15 @@ class LocalRunner:
     """Runs one search to its end (or until interrupted) in `state_dir`."""
 
     def __init__(
-        self, search: GeneratorSearch, state_dir: Path, poll_seconds: float = 0.5, output: TextIO | None = None
+        self,
+        search: GeneratorSearch,
+        state_dir: Path,
+        poll_seconds: float = 0.5,
+        output: TextIO | None = None,
+        redis_url: str | None = None,
     ) -> None:
+        """Metrics come from each trial's JSON-lines file, or from the search's Redis stream when
+        `redis_url` is given (the password from NAGO_REDIS_PASSWORD, as for `nago train`)."""
         self.search = search
         self.spec = search.spec
         self.state_dir = state_dir
@@ -159,6 +222,14 @@ class LocalRunner:
         self.children: dict[str, _Child] = {}
         self.stop_requested = False
         self.output = output if output is not None else sys.stderr
+        self.records: JsonlRecords | RedisRecords = JsonlRecords(state_dir)
+        self.child_env: dict[str, str] = {}
+        if redis_url is not None:
+            password = os.environ.get("NAGO_REDIS_PASSWORD")
+            if not password:
+                raise InvalidInputError("NAGO_REDIS_PASSWORD", "must be set in the environment when Redis is used")
+            self.records = RedisRecords(redis_url, password, search.metadata.name, self.output)
+            self.child_env = {"NAGO_REDIS_URL": redis_url, "NAGO_REDIS_PASSWORD": password}
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.state_dir / "trials" / trial_id
@@ -179,6 +250,7 @@ class LocalRunner:
                 step = reconcile(self.spec, ledger, events, now)
                 ledger = step.ledger
                 save_ledger(self.state_dir, ledger)  # before any child starts: a restart then knows it
+                self.records.acknowledge()  # only now that the ledger holds their effect
                 status = build_status(self.spec, ledger)
                 write_text_atomically(self.state_dir / "status.json", status.model_dump_json(by_alias=True, indent=1))
                 for action in step.actions:
@@ -212,10 +284,11 @@ class LocalRunner:
         """Trials the ledger thinks are running have no process now: take their result or relaunch."""
         events: list[Event] = []
         now = time.time()
+        self.records.collect()
         for trial in ledger.trials:
             if trial.state is not TrialState.RUNNING:
                 continue
-            record = read_final_record(self.trial_dir(trial.trial_id) / "records.jsonl", trial.attempt)
+            record = self.records.final_record(trial)
             if record is not None:
                 events.append(RecordReceived(record, now))
             else:
@@ -232,7 +305,7 @@ class LocalRunner:
         log = (folder / "log.txt").open("ab")
         command = [sys.executable, "-m", "nago.cli", "train", "--trial", str(trial_file), "--jsonl", str(records)]
         threads = str(max(1, (os.cpu_count() or 1) // self.spec.budget.parallelism))
-        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **os.environ}  # share the cores
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **os.environ, **self.child_env}
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             preexec_fn=_die_with_parent, start_new_session=True,
@@ -256,13 +329,14 @@ class LocalRunner:
         """Records and exits since the last step; a trial that exited 0 keeps being read for its record."""
         events: list[Event] = []
         now = time.time()
+        self.records.collect()
         for trial in ledger.trials:
             if trial.state is not TrialState.RUNNING:
                 continue
             child = self.children.get(trial.trial_id)
             if child is not None and trial.started_at is None:
                 events.append(TrialStarted(trial.trial_id, trial.attempt, now))
-            record = read_final_record(self.trial_dir(trial.trial_id) / "records.jsonl", trial.attempt)
+            record = self.records.final_record(trial)
             if record is not None:
                 events.append(RecordReceived(record, now))
             code = child.process.poll() if child is not None else None

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
+from nago.sinks import metrics_stream_key
+from redis_server import PASSWORD, RedisServer
 
 SMALL_RANGES = {"top_nodes": [3, 4], "mid_nodes": [1, 2], "bottom_nodes": [3, 4]}
 
@@ -147,3 +149,19 @@ def test_ctrl_c_stops_the_children_and_the_search_resumes(tmp_path: Path) -> Non
     output, _ = second.communicate(timeout=900)
     assert second.returncode == 0, output
     assert len(_ledger(state).of(TrialPurpose.SEARCH)) == 3
+
+
+def test_metrics_through_redis(tmp_path: Path, redis_server: RedisServer) -> None:
+    manifest = _manifest(tmp_path, "viaredis", 2, 0, {"kind": "random", "mode": "async", "seed": 4})
+    state = tmp_path / "state"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("NAGO_")}, "NAGO_REDIS_PASSWORD": PASSWORD}
+    command = [sys.executable, "-m", "nago.cli", "search", str(manifest), "--state-dir", str(state),
+               "--poll-seconds", "0.2", "--redis-url", redis_server.url]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ledger = _ledger(state)
+    assert [t.state for t in ledger.trials] == [TrialState.SUCCEEDED, TrialState.SUCCEEDED]
+    client = redis_server.client()
+    stream = metrics_stream_key("viaredis")
+    assert client.xlen(stream) >= 4  # epoch and final records of both trials
+    assert client.xpending(stream, "nago-engine")["pending"] == 0  # all acknowledged after the ledger held them

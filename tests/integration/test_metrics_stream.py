@@ -1,0 +1,47 @@
+"""Reading metric records from a real Redis stream: consumer group, acknowledgement, bad records."""
+
+from __future__ import annotations
+
+from nago.metrics_stream import MetricsStreamReader
+from nago.records import FinalRecord, dump_record
+from nago.sinks import metrics_stream_key
+from redis_server import RedisServer
+
+
+def _final(trial: str, attempt: int = 0) -> str:
+    record = FinalRecord(search="s", trial_id=trial, attempt=attempt, epoch=1, time=0.0, status="succeeded",
+                         exit_code=0, best_val_accuracy=0.5)  # fmt: skip
+    return dump_record(record)
+
+
+def test_unacknowledged_records_come_back_to_a_restarted_reader(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    stream = metrics_stream_key("s")
+    for trial in ("t0", "t1", "t2"):
+        client.xadd(stream, {"record": _final(trial)})
+    reader = MetricsStreamReader(client, "s")
+    first = reader.read()
+    assert [r.record.trial_id for r in first] == ["t0", "t1", "t2"]
+    reader.ack([first[0].message_id])  # the reader dies before acknowledging t1 and t2
+    restarted = MetricsStreamReader(redis_server.client(), "s")
+    again = restarted.read()
+    assert [r.record.trial_id for r in again] == ["t1", "t2"]
+    restarted.ack([r.message_id for r in again])
+    client.xadd(stream, {"record": _final("t3")})
+    assert [r.record.trial_id for r in restarted.read()] == ["t3"]
+    assert restarted.read() == []
+
+
+def test_a_bad_record_is_reported_acknowledged_and_skipped(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    stream = metrics_stream_key("s")
+    client.xadd(stream, {"record": '{"kind": "final", "trial_id": 3}'})
+    client.xadd(stream, {"other": "field"})
+    client.xadd(stream, {"record": _final("good")})
+    dropped: list[tuple[str, str]] = []
+    reader = MetricsStreamReader(client, "s", on_bad_record=lambda mid, why: dropped.append((mid, why)))
+    records = reader.read()
+    assert [r.record.trial_id for r in records] == ["good"]
+    assert len(dropped) == 2 and "record" in dropped[1][1]
+    pending = client.xpending(stream, "nago-engine")
+    assert pending["pending"] == 1  # only the good one waits for the caller's acknowledgement
