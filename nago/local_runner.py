@@ -192,9 +192,11 @@ class Display:
         self.last = text
 
     def close(self) -> None:
-        if self.live:
+        """End the live line (once)."""
+        if self.live and self.last:
             self.stream.write("\n")
             self.stream.flush()
+        self.last = ""
 
 
 def _clock(seconds: float) -> str:
