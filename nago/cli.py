@@ -270,10 +270,10 @@ def _run_search(args: argparse.Namespace) -> None:
 
     search = load_search(args.manifest)
     state_dir = args.state_dir or Path("nago-runs") / search.metadata.name
-    state_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
     redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")
-    ledger = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds, redis_url=redis_url).run()
+    runner = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds, redis_url=redis_url)
+    write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
+    ledger = runner.run()
     report = write_results(search, ledger, state_dir / "results")
     print(f"{ledger.phase.value}: report in {report}")
     if ledger.phase.value == "Failed":

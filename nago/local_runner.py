@@ -120,7 +120,10 @@ class RedisRecords:
         def warn(message_id: str, reason: str) -> None:
             output.write(f"metrics: dropped record {message_id} that does not parse: {reason}\n")
 
-        self.reader = MetricsStreamReader(client, search, on_bad_record=warn)
+        try:
+            self.reader = MetricsStreamReader(client, search, on_bad_record=warn)
+        except redis.RedisError as error:
+            raise InvalidInputError("--redis-url", f"cannot read the metrics stream at {url}: {error}") from None
         self.finals: dict[tuple[str, int], FinalRecord] = {}
         self.unacknowledged: list[str] = []
 

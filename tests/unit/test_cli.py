@@ -65,15 +65,36 @@ BAD_INPUTS = [
     (["sample", "--random", "--seed", "-1"], "seed: must be an integer"),
     (["sample", "--bogus"], "unrecognized arguments"),
     (["space-stats", "--samples", "0"], "--samples: must be at least 1"),
+    (["search", "/nonexistent/search.yaml"], "manifest: cannot read"),
+    (
+        ["search", "examples/fashion-mnist-quickstart.yaml", "--redis-url", "redis://localhost:1/0"],
+        "NAGO_REDIS_PASSWORD",
+    ),
+    (["report", "/nonexistent/state"], "state_dir: /nonexistent/state is not a search's state folder"),
 ]
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_INPUTS)
-def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NAGO_REDIS_PASSWORD", raising=False)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     code, out, err = _run(argv, capsys)
     assert code == ExitCode.BAD_INPUT
     assert message in err
     assert "Traceback" not in err and not out
+
+
+def test_an_unreachable_redis_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NAGO_REDIS_PASSWORD", "secret")
+    manifest = str(Path(__file__).resolve().parents[2] / "examples" / "fashion-mnist-quickstart.yaml")
+    argv = ["search", manifest, "--redis-url", "redis://127.0.0.1:1/0", "--state-dir", str(tmp_path / "s")]
+    code, _, err = _run(argv, capsys)
+    assert code == ExitCode.BAD_INPUT and "--redis-url: cannot read the metrics stream at redis://127.0.0.1:1/0" in err
+    assert not (tmp_path / "s").exists()  # nothing written before the inputs are known good
 
 
 def test_theta_file_and_ranges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +115,7 @@ def test_ranges_lists_the_space(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_explains_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["--help"], capsys)
     assert code == 0
-    for command in ("sample", "describe", "draw", "space-size", "space-stats", "ranges"):
+    for command in ("sample", "describe", "draw", "space-size", "space-stats", "ranges", "train", "search", "report"):
         assert command in out
 
 
