@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nago.bo.pareto import pareto_mask
 from nago.exit_codes import ExitCode
 from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
 from nago.records import FinalRecord
+from nago.report import find_pareto_front, spread_over
 from nago.search_spec import BatchMode, GeneratorSearchSpec, StrategyKind
 from nago.search_strategy import SearchStrategy
 
@@ -252,17 +252,7 @@ class _Engine:
         if self.spec.strategy.kind is not StrategyKind.MOBO:
             best = self.ledger.best()
             return [best.theta] if best else []
-        done = [t for t in self.ledger.of(TrialPurpose.SEARCH) if t.result is not None and t.result.memory]
-        if not done:
-            return []
-        import numpy as np
-
-        values = np.array([[t.result.accuracy, -float(t.result.memory or 0)] for t in done if t.result])
-        front = [t for t, keep in zip(done, pareto_mask(values), strict=True) if keep]
-        front.sort(key=lambda t: float(t.result.memory or 0.0) if t.result else 0.0)
-        k = min(self.spec.final.pareto_points, len(front))
-        picks = sorted({round(i * (len(front) - 1) / max(k - 1, 1)) for i in range(k)})
-        return [front[i].theta for i in picks]
+        return [t.theta for t in spread_over(find_pareto_front(self.ledger), self.spec.final.pareto_points)]
 
     def schedule_final(self) -> bool:
         """Start or continue the final evaluation; True when it is complete."""

@@ -74,6 +74,13 @@ def find_pareto_front(ledger: Ledger) -> list[TrialEntry]:
     return sorted(front, key=lambda t: float(t.result.memory or 0.0) if t.result else 0.0)
 
 
+def spread_over(front: list[TrialEntry], k: int) -> list[TrialEntry]:
+    """At most k points of a front, evenly spaced along it, both ends kept."""
+    if len(front) <= k:
+        return front
+    return [front[i] for i in sorted({round(i * (len(front) - 1) / max(k - 1, 1)) for i in range(k)})]
+
+
 def _trial_row(trial: TrialEntry) -> dict[str, Any]:
     result = trial.result.model_dump() if trial.result else None
     return {"trial_id": trial.trial_id, "theta": trial.theta, "budget": trial.budget, "result": result}

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
-from nago.report import find_pareto_front
+from nago.report import find_pareto_front, spread_over
 from nago.search_spec import GeneratorSearchSpec, SpecModel
 
 MAX_PARETO_POINTS = 20
@@ -86,10 +86,7 @@ def build_status(spec: GeneratorSearchSpec, ledger: Ledger, generation: int | No
     """The status for a ledger; conditions say why the search is where it is."""
     del spec  # the status depends on the ledger only; the spec is kept for symmetry with the operator
     best = ledger.best()
-    front = find_pareto_front(ledger)
-    if len(front) > MAX_PARETO_POINTS:
-        keep = sorted({round(i * (len(front) - 1) / (MAX_PARETO_POINTS - 1)) for i in range(MAX_PARETO_POINTS)})
-        front = [front[i] for i in keep]
+    front = spread_over(find_pareto_front(ledger), MAX_PARETO_POINTS)
     now = _timestamp(ledger.completed_at or ledger.started_at)
     phase = ledger.phase
     conditions = [
