@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from botorch.test_functions.multi_fidelity import AugmentedHartmann
 
-from bench_common import append_result, build_parser, find_done, format_quartiles, make_unit_box, read_results
+from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing
 from nago.bo.bohb import BohbScheduler, Job
 
 BUDGETS = (30.0, 60.0, 120.0)
@@ -97,14 +97,13 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
-    done = find_done(args.out, "method", "seed")
-    for seed in args.seeds:
-        for method in args.methods:
-            if (method, seed) in done:
-                continue
-            result = run(method, seed, max(REPORT_AT))
-            append_result(args.out, result)
-            print(f"{method} seed {seed}: {result['seconds']:.1f} s", flush=True)
+    keys = [{"method": m, "seed": s} for s in args.seeds for m in args.methods]
+    run_missing(
+        args.out,
+        keys,
+        lambda **key: run(**key, full_budgets=max(REPORT_AT)),
+        lambda result: f"{result['seconds']:.1f} s",
+    )
     summarise([args.out])
 
 

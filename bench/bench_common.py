@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +51,23 @@ def find_done(path: Path, *fields: str) -> set[tuple[Any, ...]]:
     if not path.exists():
         return set()
     return {tuple(row[f] for f in fields) for row in read_results([path])}
+
+
+def run_missing(
+    path: Path,
+    keys: Sequence[Mapping[str, Any]],
+    run_one: Callable[..., dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+) -> None:
+    """Run `run_one(**key)` for every key whose run is not in the results file yet, appending each
+    result as soon as it finishes and printing `describe(result)` after the key."""
+    if not keys:
+        return
+    fields = tuple(keys[0])
+    done = find_done(path, *fields)
+    for key in keys:
+        if tuple(key[f] for f in fields) in done:
+            continue
+        result = run_one(**key)
+        append_result(path, result)
+        print(" ".join(str(key[f]) for f in fields) + ": " + describe(result), flush=True)

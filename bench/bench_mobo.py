@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from botorch.test_functions.multi_objective import DTLZ2, BraninCurrin, MultiObjectiveTestProblem
 
-from bench_common import append_result, build_parser, find_done, format_quartiles, make_unit_box, read_results
+from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing
 from nago.bo.baselines import RandomProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.mobo import MoboProposer
@@ -81,8 +81,8 @@ def propose_qlognehvi(problem: MultiObjectiveTestProblem, x: np.ndarray, f: np.n
     return batch.detach().numpy()
 
 
-def run(name: str, method: str, seed: int) -> dict[str, object]:
-    problem = PROBLEMS[name]
+def run(problem_name: str, method: str, seed: int) -> dict[str, object]:
+    problem = PROBLEMS[problem_name]
     space = make_unit_box(problem.dim)
     names = [f"x{i}" for i in range(problem.dim)]
     started = time.perf_counter()
@@ -110,7 +110,7 @@ def run(name: str, method: str, seed: int) -> dict[str, object]:
             random.tell(dict(zip(names, row, strict=True)), 0.0)
         x, f = np.vstack([x, new]), np.vstack([f, values])
         volumes.append(hypervolume(-f, reference))
-    return {"problem": name, "method": method, "seed": seed, "hypervolume": volumes,
+    return {"problem": problem_name, "method": method, "seed": seed, "hypervolume": volumes,
             "max_hypervolume": float(problem.max_hv), "seconds": time.perf_counter() - started}  # fmt: skip
 
 
@@ -135,16 +135,13 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
-    done = find_done(args.out, "problem", "method", "seed")
-    for problem in args.problems:
-        for seed in args.seeds:
-            for method in args.methods:
-                if (problem, method, seed) in done:
-                    continue
-                result = run(problem, method, seed)
-                append_result(args.out, result)
-                final = result["hypervolume"][-1]  # type: ignore[index]
-                print(f"{problem} {method} seed {seed}: HV {final:.4g} in {result['seconds']:.0f} s", flush=True)
+    keys = [{"problem": p, "method": m, "seed": s} for p in args.problems for s in args.seeds for m in args.methods]
+    run_missing(
+        args.out,
+        keys,
+        lambda problem, method, seed: run(problem, method, seed),
+        lambda result: f"HV {result['hypervolume'][-1]:.4g} in {result['seconds']:.0f} s",
+    )
     summarise([args.out])
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_common import append_result, build_parser, find_done, format_quartiles, make_unit_box, read_results
+from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing
 from nago.bo.baselines import RandomProposer
 from nago.bo.gp_lp import DTYPE, LocalPenalisationProposer
 from nago.bo.proposer import Proposer
@@ -178,17 +178,11 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
-    done = find_done(args.out, "function", "method", "seed")
-    for function in args.functions:
-        for seed in args.seeds:
-            for method in args.methods:
-                if (function, method, seed) in done:
-                    continue
-                result = run(function, method, seed, args.evaluations, args.batch)
-                append_result(args.out, result)
-                print(
-                    f"{function} {method} seed {seed}: regret {result['regret'][-1]:.4g} in {result['seconds']:.0f} s"
-                )
+    keys = [{"function": f, "method": m, "seed": s} for f in args.functions for s in args.seeds for m in args.methods]
+    run_missing(
+        args.out, keys, lambda **key: run(**key, evaluations=args.evaluations, batch=args.batch),
+        lambda result: f"regret {result['regret'][-1]:.4g} in {result['seconds']:.0f} s",
+    )  # fmt: skip
     summarise([args.out])
 
 

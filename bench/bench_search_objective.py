@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from bench_common import append_result, build_parser, find_done, format_quartiles, read_results
+from bench_common import build_parser, format_quartiles, read_results, run_missing
 from nago.ledger import Ledger, TrialPurpose, TrialState
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "fashion-mnist-quickstart.yaml"
@@ -72,13 +72,11 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
-    done = find_done(args.out, "method", "seed")
-    for seed in args.seeds:
-        for method in METHODS:
-            if (method, seed) not in done:
-                result = run(method, seed, args.trials, args.work)
-                append_result(args.out, result)
-                print(f"{method} seed {seed}: best {result['best_curve'][-1]:.4f} in {result['seconds']:.0f} s")
+    keys = [{"method": m, "seed": s} for s in args.seeds for m in METHODS]
+    run_missing(
+        args.out, keys, lambda **key: run(**key, trials=args.trials, work=args.work),
+        lambda result: f"best {result['best_curve'][-1]:.4f} in {result['seconds']:.0f} s",
+    )  # fmt: skip
     summarise([args.out])
 
 

@@ -249,7 +249,7 @@ class LocalRunner:
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         display = Display(self.output, time.time())
         try:
-            events = self._recover(ledger)
+            events = self._poll(ledger, recovering=True)  # after a restart
             while True:
                 now = time.time()
                 step = reconcile(self.spec, ledger, events, now)
@@ -285,21 +285,6 @@ class LocalRunner:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-    def _recover(self, ledger: Ledger) -> list[Event]:
-        """Trials the ledger thinks are running have no process now: take their result or relaunch."""
-        events: list[Event] = []
-        now = time.time()
-        self.records.collect()
-        for trial in ledger.trials:
-            if trial.state is not TrialState.RUNNING:
-                continue
-            record = self.records.final_record(trial)
-            if record is not None:
-                events.append(RecordReceived(record, now))
-            else:
-                events.append(TrialLost(trial.trial_id, trial.attempt, now))
-        return events
-
     def _launch(self, trial: TrialEntry) -> None:
         folder = self.trial_dir(trial.trial_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -330,8 +315,9 @@ class LocalRunner:
                 child.process.wait()
         child.log.close()
 
-    def _poll(self, ledger: Ledger) -> list[Event]:
-        """Records and exits since the last step; a trial that exited 0 keeps being read for its record."""
+    def _poll(self, ledger: Ledger, recovering: bool = False) -> list[Event]:
+        """Records and exits since the last step; a trial that exited 0 keeps being read for its record.
+        When `recovering`, no trial has a process: a running trial yields its record or is lost."""
         events: list[Event] = []
         now = time.time()
         self.records.collect()
@@ -344,6 +330,8 @@ class LocalRunner:
             record = self.records.final_record(trial)
             if record is not None:
                 events.append(RecordReceived(record, now))
+            elif recovering:
+                events.append(TrialLost(trial.trial_id, trial.attempt, now))
             code = child.process.poll() if child is not None else None
             if child is not None and code is not None:
                 events.append(TrialExited(trial.trial_id, trial.attempt, code, now))
