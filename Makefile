@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nago-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo lint test test-fast test-gpu bench golden clean quickstart
+.PHONY: setup demo lint test test-fast test-gpu test-cluster control-plane cluster bench golden clean quickstart
 
 setup: $(STAMP)
 
@@ -37,12 +37,25 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile trainer_image/Dockerfile
 
-## Everything CI runs: lint, types, and every test tier (GPU tests skip without CUDA).
-test: lint
+## Everything CI runs: lint, types, and every test tier (GPU tests skip without CUDA; the cluster tier needs
+## the control-plane binaries, built here once per machine).
+test: lint control-plane
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test-fast: setup
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not cluster"
+
+test-cluster: setup control-plane
+	$(BIN)/pytest tests/cluster
+
+## Kubernetes binaries (kube-apiserver, kube-controller-manager, kubectl, etcd, helm) built from the Go module
+## proxy once per machine into ~/.cache/nago/control-plane; prints their versions. See docs/control-plane.md.
+control-plane:
+	nice -n 10 bash tools/control-plane/build.sh
+
+## The test control plane in the foreground, for kubectl by hand: prints a kubeconfig path; Ctrl-C stops it.
+cluster: setup control-plane
+	PYTHONPATH=tests $(BIN)/python -m control_plane
 
 test-gpu: setup
 	$(BIN)/pytest -m gpu -rs

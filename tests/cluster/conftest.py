@@ -1,0 +1,50 @@
+"""The cluster tier: one real control plane per test session (so one per xdist worker that runs cluster tests),
+a fresh namespace per test, and the process logs attached to the report of any failing test. Each test module
+here sets `pytestmark = pytest.mark.cluster`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from control_plane import ApiClient, ControlPlane, start_control_plane
+from control_plane.waiting import wait_for
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    plane = getattr(item, "funcargs", {}).get("control_plane")
+    if report.failed and isinstance(plane, ControlPlane):
+        for name, tail in plane.read_logs().items():
+            report.sections.append((f"control plane: {name}.log (last lines; all in {plane.log_directory})", tail))
+        if plane.kubelet is not None and plane.kubelet.errors:
+            report.sections.append(("process kubelet errors", "\n".join(plane.kubelet.errors[-20:])))
+    return report
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver + kube-controller-manager + process kubelet, up for the whole session."""
+    plane = start_control_plane(log_directory=tmp_path_factory.mktemp("control-plane-logs"))
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture
+def kube(control_plane: ControlPlane) -> ApiClient:
+    """An administrator's API client."""
+    return control_plane.admin_client()
+
+
+@pytest.fixture
+def namespace(kube: ApiClient) -> Iterator[str]:
+    """A fresh namespace with its `default` ServiceAccount in place (pods need it to be admitted)."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    account = f"/api/v1/namespaces/{name}/serviceaccounts/default"
+    wait_for(f"ServiceAccount {name}/default", lambda: kube.exists(account), timeout=60)
+    yield name
+    kube.delete(f"/api/v1/namespaces/{name}", {"propagationPolicy": "Background"})

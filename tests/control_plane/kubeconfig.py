@@ -1,0 +1,39 @@
+"""Kubeconfig files with the certificates embedded, so they stay valid wherever they are copied."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import yaml
+
+from control_plane.pki import KeyPair
+
+
+def _encode(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def write_kubeconfig(path: Path, server: str, ca_certificate: Path, user: str, credentials: KeyPair) -> Path:
+    """Write a one-context kubeconfig for `user` (client-certificate login) against `server`."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "nago-test", "cluster": {"server": server, "certificate-authority-data": _encode(ca_certificate)}}
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": _encode(credentials.certificate),
+                    "client-key-data": _encode(credentials.key),
+                },
+            }
+        ],
+        "contexts": [{"name": "nago-test", "context": {"cluster": "nago-test", "user": user, "namespace": "default"}}],
+        "current-context": "nago-test",
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path
