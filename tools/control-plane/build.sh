@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the pinned control-plane binaries once per machine (idempotent): kube-apiserver, kube-controller-manager
-# and kubectl from tools/control-plane/kubernetes (go.mod pinned by pin-kubernetes.sh), etcd from
+# and kubectl from tools/control-plane/kubernetes (go.mod pinned by pin-versions.sh), etcd from
 # tools/control-plane/etcd, helm by `go install helm.sh/helm/v3/cmd/helm@VERSION`. Each component goes to
 # $NAGO_CONTROL_PLANE_CACHE/<component>-<version>/bin (default ~/.cache/nago/control-plane), outside the checkout.
 # A component is rebuilt only when its binaries are missing. Prints the versions at the end.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Regenerate tools/control-plane/kubernetes/go.mod and go.sum for the Kubernetes version in versions.env.
+# Regenerate the wrapper modules' go.mod and go.sum for the versions in versions.env: kubernetes/ and etcd/.
+# Run this only when bumping a version; commit the result.
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging paths, which only
 # work inside its own repository; our wrapper module replaces each required staging module with its published
-# v0.<minor>.<patch> tag instead. Run this only when bumping KUBERNETES_VERSION; commit the result.
+# v0.<minor>.<patch> tag instead. etcd's server module needs no replaces (it requires real versions), but it
+# gets a module of its own so that Kubernetes' newer dependencies do not leak into it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
@@ -37,3 +39,10 @@ packages=()
 for command in $KUBERNETES_COMMANDS; do packages+=("k8s.io/kubernetes/cmd/$command@$KUBERNETES_VERSION"); done
 go get "${packages[@]}"
 echo "pinned k8s.io/kubernetes $KUBERNETES_VERSION (staging $staging_version) in $module_dir"
+
+cd "$here/etcd"
+printf 'module nago.local/control-plane/etcd\n' > go.mod
+rm -f go.sum
+go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+go mod edit -go=1.26.0
+echo "pinned go.etcd.io/etcd/server/v3 $ETCD_VERSION in $here/etcd"
