@@ -6,8 +6,11 @@ point k maximises log EI(x) + Σ_j log φ(x | x_j), the sum over every busy (run
 point already chosen, so the first point of an asynchronous proposal is penalised by all busy
 points. Distances are measured on x / ℓ (ℓ the kernel's lengthscales) and L = max ‖ℓ ⊙ ∇μ‖ is
 estimated once per call in the same coordinates; points are penalised where they will run, at their
-rounded (snapped) coordinates. The acquisition is optimised from 3000 random points, then
-L-BFGS-B from the best 3 (bo-notes §1.7). Until the GP has `initial_points` observations, and
+rounded (snapped) coordinates. Every radius is at least `min_radius` lengthscales (0.5): a guard we
+add to appendix D, where one steep wall anywhere in the box makes L large and every radius tiny, so a
+batch became a chain of near-copies of one point (docs/bo.md; Matérn-5/2 correlates points half a
+lengthscale apart at 0.83). The acquisition is optimised from 3000 random points, then L-BFGS-B
+(up to 200 iterations) from the best 3 (bo-notes §1.7). Until the GP has `initial_points` observations, and
 whenever the GP fails numerically, proposals are space-filling (Sobol), and the fallback is logged.
 """
 
@@ -30,7 +33,8 @@ from nago.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
 DTYPE = torch.float64
-LBFGS_EVALUATIONS = 40  # local refinement per point; the 3000 raw samples already rank the basins
+LBFGS_ITERATIONS = 200  # per batch point, all starts at once (bo-notes §1.7: to convergence)
+MIN_RADIUS_LENGTHSCALES = 0.5  # Matérn-5/2 correlation 0.83 at this distance
 
 
 def metric_scale(model: Any, dims: int) -> Tensor:
@@ -68,11 +72,13 @@ class LocalPenalisationProposer(Proposer):
         initial_points: int | None = None,
         raw_samples: int = 3000,
         local_starts: int = 3,
+        min_radius: float = MIN_RADIUS_LENGTHSCALES,
     ) -> None:
         super().__init__(space, seed)
         self.initial_points = initial_points if initial_points is not None else self.encoding.dims + 1
         self.raw_samples = raw_samples
         self.local_starts = local_starts
+        self.min_radius = min_radius
         self.diagnostics = BatchDiagnostics()
 
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
@@ -117,15 +123,16 @@ class LocalPenalisationProposer(Proposer):
 
         scale = metric_scale(model, self.encoding.dims)
         lipschitz = estimate_lipschitz(mean, self.encoding.dims, train_x, seed=self.seed + self.proposed, scale=scale)
-        points = torch.tensor(np.array(busy), dtype=DTYPE) if busy else torch.empty(0, self.encoding.dims, dtype=DTYPE)
-        centers = points / scale
-        if busy:
+        self.diagnostics = BatchDiagnostics(lipschitz=lipschitz, best=best, scale=scale.tolist())
+
+        def radii_at(points: Tensor) -> Tensor:
             with torch.no_grad():
                 mu, sigma = mean_and_std(points)
-            radii = penalty_radii(mu, sigma, best, lipschitz)
-        else:
-            radii = torch.empty(0, dtype=DTYPE)
-        self.diagnostics = BatchDiagnostics(lipschitz=lipschitz, best=best, scale=scale.tolist())
+            return penalty_radii(mu, sigma, best, lipschitz).clamp_min(self.min_radius)
+
+        points = torch.tensor(np.array(busy), dtype=DTYPE) if busy else torch.empty(0, self.encoding.dims, dtype=DTYPE)
+        centers = points / scale
+        radii = radii_at(points) if busy else torch.empty(0, dtype=DTYPE)
         rng = self._rng()
         raw = torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims)))
         with torch.no_grad():  # log EI at the raw samples does not change within a batch
@@ -149,9 +156,7 @@ class LocalPenalisationProposer(Proposer):
                 break
             self.diagnostics.centers_per_point.append(int(centers.shape[0]))
             x = torch.tensor(point, dtype=DTYPE).unsqueeze(0)
-            with torch.no_grad():
-                mu, sigma = mean_and_std(x)
-            radius = penalty_radii(mu, sigma, best, lipschitz)
+            radius = radii_at(x)
             self.diagnostics.radii.append(float(radius))
             centers = torch.cat([centers, x / scale])
             radii = torch.cat([radii, radius])
@@ -174,7 +179,7 @@ class LocalPenalisationProposer(Proposer):
         result = minimize(
             negative, starts.reshape(-1).numpy(), jac=True, method="L-BFGS-B",
             bounds=[(0.0, 1.0)] * (dims * len(starts)),
-            options={"maxiter": LBFGS_EVALUATIONS, "maxfun": LBFGS_EVALUATIONS},
+            options={"maxiter": LBFGS_ITERATIONS, "maxfun": LBFGS_ITERATIONS},
         )  # fmt: skip
         optima = torch.from_numpy(np.clip(result.x, 0.0, 1.0)).view(-1, dims)
         with torch.no_grad():
@@ -189,6 +194,7 @@ class LocalPenalisationProposer(Proposer):
             "initial_points": self.initial_points,
             "raw_samples": self.raw_samples,
             "local_starts": self.local_starts,
+            "min_radius": self.min_radius,
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -196,3 +202,4 @@ class LocalPenalisationProposer(Proposer):
         self.initial_points = int(state["initial_points"])
         self.raw_samples = int(state["raw_samples"])
         self.local_starts = int(state["local_starts"])
+        self.min_radius = float(state.get("min_radius", MIN_RADIUS_LENGTHSCALES))

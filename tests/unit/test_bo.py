@@ -98,7 +98,7 @@ def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean(scale: tuple
 
 
 def test_batch_points_keep_apart_and_each_is_penalised_by_all_earlier() -> None:
-    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=1), 12)
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=1, min_radius=0.0), 12)  # appendix D's radii
     assert isinstance(proposer, LocalPenalisationProposer)
     batch = proposer.ask(6)
     diagnostics = proposer.diagnostics
@@ -107,6 +107,17 @@ def test_batch_points_keep_apart_and_each_is_penalised_by_all_earlier() -> None:
     smallest_radius = min(diagnostics.radii)
     for a, b in itertools.combinations(points, 2):
         assert np.linalg.norm(a - b) >= smallest_radius
+
+
+@pytest.mark.parametrize("min_radius", [0.0, 0.5, 1.0])
+def test_radii_never_fall_below_the_floor(min_radius: float) -> None:
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=1, min_radius=min_radius), 12)
+    assert isinstance(proposer, LocalPenalisationProposer)
+    batch = proposer.ask(6)
+    diagnostics = proposer.diagnostics
+    assert len(batch) == len(diagnostics.radii) == 6 and min(diagnostics.radii) >= min_radius
+    if min_radius == 0.0:  # the appendix's radii are far smaller on this smooth plane than any floor
+        assert max(diagnostics.radii) < 0.5
 
 
 def test_busy_points_penalise_even_the_first_point_of_an_asynchronous_proposal() -> None:
