@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 from nago.exit_codes import ExitCode
 from nago.records import EpochRecord, FinalRecord, parse_record
@@ -35,19 +36,24 @@ def test_a_record_sent_twice_is_added_once(redis_server: RedisServer) -> None:
     assert keys == [(0, 1), (0, 2), (1, 1)]
 
 
-def test_records_survive_a_redis_outage_during_training(redis_server: RedisServer) -> None:
+def test_records_survive_a_redis_outage_during_training(redis_server: RedisServer, tmp_path: Path) -> None:
     command = train_command("--epochs", "5", "--train-limit", "1200")
-    trainer = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=train_env(redis_server.url)
-    )
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr_file:
+        trainer = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=stderr_file, env=train_env(redis_server.url)
+        )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not _stream(redis_server):
         time.sleep(0.05)
     assert [r.epoch for r in _stream(redis_server)] == [1]
     redis_server.stop(save=True)
-    time.sleep(4)  # training goes on; records wait in the trainer
+    # Redis stays down until the trainer has tried to deliver and said so (an epoch can take long on a busy machine).
+    while time.monotonic() < deadline and trainer.poll() is None and "Redis unreachable" not in log.read_text():
+        time.sleep(0.05)
     redis_server.start()
-    _, stderr = trainer.communicate(timeout=300)
+    trainer.wait(timeout=300)
+    stderr = log.read_text()
     assert trainer.returncode == ExitCode.OK, stderr
     assert "Redis unreachable" in stderr and "reachable again" in stderr
     records = _stream(redis_server)

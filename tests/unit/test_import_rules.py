@@ -1,4 +1,4 @@
-"""DESIGN.md §2: the library `nago` never imports kopf, a Kubernetes client, or the operator."""
+"""DESIGN.md §2: the library `nago` never imports kopf, a Kubernetes client, the operator or the test control plane."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("kopf", "kubernetes", "kubernetes_asyncio", "pykube", "lightkube", "nago_operator")
+FORBIDDEN = ("kopf", "kubernetes", "kubernetes_asyncio", "pykube", "lightkube", "nago_operator", "control_plane")
 
 
 def _imported_modules(path: Path) -> set[str]:
