@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nago-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo lint test test-fast test-gpu test-cluster control-plane cluster bench golden clean quickstart
+.PHONY: setup demo lint test test-fast test-gpu test-cluster control-plane cluster bench golden clean quickstart crd
 
 setup: $(STAMP)
 
@@ -66,6 +66,10 @@ bench: setup
 
 golden: setup
 	$(BIN)/python tests/golden/regenerate.py
+
+## The GeneratorSearch CRD in the chart, generated from the pydantic models (a unit test fails when it is stale).
+crd: setup
+	$(BIN)/python -m nago_operator.crd charts/nago-operator/crds/generatorsearches.nago.dev.yaml
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -40,7 +40,10 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    kind: DatasetKind = DatasetKind.FASHION_MNIST
+    kind: DatasetKind = Field(
+        default=DatasetKind.FASHION_MNIST,
+        description="fashion-mnist, cifar10, cifar100 or image-folder (a folder of class folders)",
+    )
     path: Path | None = Field(default=None, description="folder with the files; Fashion-MNIST defaults to Debian's")
     validation_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of training images held out")
     split_seed: int = Field(default=0, ge=0, description="seed of the train/validation split, shared by all trials")

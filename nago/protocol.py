@@ -40,20 +40,25 @@ class TrainingProtocol(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    mode: ProtocolMode = ProtocolMode.SEARCH
+    mode: ProtocolMode = Field(
+        default=ProtocolMode.SEARCH,
+        description="search or final: the preset for cutout, drop-path, auxiliary head and clipping",
+    )
     epochs: int = Field(default=1, ge=1, le=10_000, description="epochs to train (the trial's budget)")
     batch_size: int | None = Field(default=None, ge=1, le=65_536, description="None: the largest that fits")
     max_batch_size: int = Field(default=MAX_BATCH, ge=1, le=65_536, description="cap of the automatic batch")
     learning_rate: float | None = Field(default=None, gt=0, le=10, description="None: linear in the batch size")
-    momentum: float = Field(default=0.9, ge=0, lt=1)
-    weight_decay: float = Field(default=3e-4, ge=0, le=1)
-    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD momentum")
+    weight_decay: float = Field(default=3e-4, ge=0, le=1, description="L2 weight decay")
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1, description="label smoothing of the loss")
     augment: bool = Field(default=True, description="random crop and flip")
     cutout: int = Field(default=0, ge=0, le=512, description="cutout square side, 0 for none")
     drop_path: float = Field(default=0.0, ge=0, lt=1, description="final drop-path probability, ramped from 0")
     auxiliary_weight: float = Field(default=0.0, ge=0, le=10, description="loss weight of the auxiliary head")
     grad_clip: float | None = Field(default=None, gt=0, description="max gradient norm, None for no clipping")
-    eval_batch_size: int = Field(default=512, ge=1, le=65_536)
+    eval_batch_size: int = Field(
+        default=512, ge=1, le=65_536, description="batch size when scoring validation and test images"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -160,7 +160,9 @@ class TrialTemplate(SpecModel):
     """How a trial's Job looks on Kubernetes; ignored by `nago search` on one machine."""
 
     image: str = Field(default="ghcr.io/nago-dev/nago-trainer:latest", min_length=1, description="trainer image")
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(default="IfNotPresent")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default="IfNotPresent", description="when the trainer image is pulled: Always, IfNotPresent or Never"
+    )
     resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {"limits": {"nvidia.com/gpu": "1"}},
         description="container resources (requests, limits), e.g. nvidia.com/gpu",

@@ -23,46 +23,53 @@ class Condition(SpecModel):
     type: str = Field(description="Running, Succeeded, Failed or Suspended")
     status: str = Field(description="True, False or Unknown")
     reason: str | None = Field(default=None, description="one CamelCase word")
-    message: str | None = None
-    last_transition_time: str | None = None
+    message: str | None = Field(default=None, description="what happened, for people")
+    last_transition_time: str | None = Field(default=None, description="when this condition last changed (RFC 3339)")
 
 
 class BestTrial(SpecModel):
     """The best generator so far."""
 
-    trial: str
-    theta: dict[str, int | float]
-    accuracy: float
+    trial: str = Field(description="the trial's id")
+    theta: dict[str, int | float] = Field(description="the generator hyperparameters Θ, by name")
+    accuracy: float = Field(description="best validation accuracy, 0 to 1")
     memory: float | None = Field(default=None, description="bytes per image")
-    params: int | None = None
+    params: int | None = Field(default=None, description="parameters of the network")
 
 
 class ParetoPoint(SpecModel):
-    trial: str
-    accuracy: float
+    """A generator no other beats on both accuracy and memory."""
+
+    trial: str = Field(description="the trial's id")
+    accuracy: float = Field(description="best validation accuracy, 0 to 1")
     memory: float = Field(description="bytes per image")
 
 
 class TrialCounts(SpecModel):
-    total: int = 0
-    running: int = 0
-    pending: int = 0
-    succeeded: int = 0
-    failed: int = 0
+    """Trials by state."""
+
+    total: int = Field(default=0, description="trials so far, in every state")
+    running: int = Field(default=0, description="trials running now")
+    pending: int = Field(default=0, description="trials waiting to start")
+    succeeded: int = Field(default=0, description="trials that reported a result")
+    failed: int = Field(default=0, description="trials that failed after their retries")
 
 
 class SearchStatus(SpecModel):
     """The observed state of a search."""
 
-    phase: SearchPhase = SearchPhase.PENDING
-    conditions: list[Condition] = Field(default_factory=list)
+    phase: SearchPhase = Field(
+        default=SearchPhase.PENDING,
+        description="Pending, Running, Suspended, FinalEvaluation, Succeeded or Failed",
+    )
+    conditions: list[Condition] = Field(default_factory=list, description="why the search is in its phase")
     trials: TrialCounts = Field(default_factory=TrialCounts, description="search trials")
     final_trials: TrialCounts = Field(default_factory=TrialCounts, description="final-evaluation trials")
-    best: BestTrial | None = None
+    best: BestTrial | None = Field(default=None, description="the best generator so far")
     pareto_front: list[ParetoPoint] = Field(default_factory=list, description=f"at most {MAX_PARETO_POINTS} points")
-    observed_generation: int | None = None
-    start_time: str | None = None
-    completion_time: str | None = None
+    observed_generation: int | None = Field(default=None, description="the spec generation this status is for")
+    start_time: str | None = Field(default=None, description="when the first trial started (RFC 3339)")
+    completion_time: str | None = Field(default=None, description="when the search ended (RFC 3339)")
 
 
 def _timestamp(seconds: float | None) -> str | None:
