@@ -202,7 +202,12 @@ def _run_space_stats(args: argparse.Namespace) -> None:
 
 def _trial_spec(args: argparse.Namespace) -> TrialSpec:
     """A TrialSpec from --trial FILE (JSON or YAML) or from the flags."""
-    if args.trial is not None:
+    if args.trial_json is not None:
+        try:
+            document = json.loads(args.trial_json)
+        except ValueError as error:
+            raise InvalidInputError("--trial-json", f"is not valid JSON: {error}") from None
+    elif args.trial is not None:
         try:
             document = yaml.safe_load(args.trial.read_text())
         except OSError as error:
@@ -346,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_arch_options(train, allow_arch_file=True)
     train.add_argument("--trial", type=Path, help="the whole trial as a JSON or YAML file (instead of the flags)")
+    train.add_argument("--trial-json", help="the whole trial as JSON text (trial pods get it this way)")
     train.add_argument("--search", default="local", help="search name the records carry (default local)")
     train.add_argument("--trial-id", default="trial-0", help="trial id the records carry (default trial-0)")
     train.add_argument("--attempt", type=int, default=0, help="attempt number the records carry (default 0)")

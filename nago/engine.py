@@ -51,6 +51,7 @@ class TrialExited:
     attempt: int
     exit_code: int
     at: float
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class _Engine:
             trial.exit_code = 0
             trial.exited_at = trial.exited_at if trial.exited_at is not None else event.at
         else:
-            self._exit(trial, event.exit_code, None)
+            self._exit(trial, event.exit_code, event.message)
 
     def _succeed(self, trial: TrialEntry, result: TrialResult) -> None:
         trial.state, trial.result, trial.finished_at = TrialState.SUCCEEDED, result, self.now

@@ -163,6 +163,10 @@ class TrialTemplate(SpecModel):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="when the trainer image is pulled: Always, IfNotPresent or Never"
     )
+    command: list[str] = Field(
+        default_factory=lambda: ["nago", "train"], min_length=1, max_length=32,
+        description="the trainer's command in the image; the operator appends --trial-json with the trial",
+    )  # fmt: skip
     resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {"limits": {"nvidia.com/gpu": "1"}},
         description="container resources (requests, limits), e.g. nvidia.com/gpu",

@@ -34,6 +34,7 @@ class BestTrial(SpecModel):
     theta: dict[str, int | float] = Field(description="the generator hyperparameters Θ, by name")
     accuracy: float = Field(description="best validation accuracy, 0 to 1")
     memory: float | None = Field(default=None, description="bytes per image")
+    memory_text: str | None = Field(default=None, description="memory per image for people, e.g. 1.20 MB")
     params: int | None = Field(default=None, description="parameters of the network")
 
 
@@ -63,6 +64,7 @@ class SearchStatus(SpecModel):
         description="Pending, Running, Suspended, FinalEvaluation, Succeeded or Failed",
     )
     conditions: list[Condition] = Field(default_factory=list, description="why the search is in its phase")
+    progress: str = Field(default="0/0", description="search trials done (succeeded or failed) / maxTrials")
     trials: TrialCounts = Field(default_factory=TrialCounts, description="search trials")
     final_trials: TrialCounts = Field(default_factory=TrialCounts, description="final-evaluation trials")
     best: BestTrial | None = Field(default=None, description="the best generator so far")
@@ -78,6 +80,17 @@ def _timestamp(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_bytes(value: float | None) -> str | None:
+    """Decimal units, three significant figures: 950 B, 12.3 kB, 1.20 MB."""
+    if value is None:
+        return None
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(value) >= scale:
+            scaled = value / scale
+            return f"{scaled:.0f} {unit}" if abs(scaled) >= 100 else f"{scaled:#.3g} {unit}"
+    return f"{value:.0f} B"
+
+
 def _count(ledger: Ledger, purpose: TrialPurpose) -> TrialCounts:
     trials = ledger.of(purpose)
     return TrialCounts(
@@ -91,8 +104,8 @@ def _count(ledger: Ledger, purpose: TrialPurpose) -> TrialCounts:
 
 def build_status(spec: GeneratorSearchSpec, ledger: Ledger, generation: int | None = None) -> SearchStatus:
     """The status for a ledger; conditions say why the search is where it is."""
-    del spec  # the status depends on the ledger only; the spec is kept for symmetry with the operator
     best = ledger.best()
+    search = ledger.of(TrialPurpose.SEARCH)
     front = spread_over(find_pareto_front(ledger), MAX_PARETO_POINTS)
     now = _timestamp(ledger.completed_at or ledger.started_at)
     phase = ledger.phase
@@ -113,9 +126,11 @@ def build_status(spec: GeneratorSearchSpec, ledger: Ledger, generation: int | No
     ]
     return SearchStatus(
         phase=phase, conditions=conditions, trials=_count(ledger, TrialPurpose.SEARCH),
+        progress=f"{sum(t.done for t in search)}/{spec.budget.max_trials}",
         final_trials=_count(ledger, TrialPurpose.FINAL),
         best=BestTrial(trial=best.trial_id, theta=best.theta, accuracy=best.result.accuracy,
-                       memory=best.result.memory, params=best.result.params)
+                       memory=best.result.memory, memory_text=format_bytes(best.result.memory),
+                       params=best.result.params)
         if best is not None and best.result is not None else None,
         pareto_front=[ParetoPoint(trial=t.trial_id, accuracy=t.result.accuracy, memory=float(t.result.memory or 0.0))
                       for t in front if t.result is not None],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from nago.architecture import Architecture, InputSpec
@@ -36,3 +38,31 @@ def sample_random(
     space = get_space(space_name)
     theta = space.sample_theta(np.random.default_rng(theta_seed))
     return sample_architecture(space, theta, seed, spec, budget, head)
+
+
+SMALL_RANGES = {"top_nodes": [3, 4], "mid_nodes": [1, 2], "bottom_nodes": [3, 4]}
+
+
+def build_small_search(name: str, strategy: dict[str, Any], max_trials: int, **spec: Any) -> dict[str, Any]:
+    """A GeneratorSearch whose trials train a ~20k-parameter network for one epoch on 300 Fashion-MNIST images
+    (seconds each) and skip the final evaluation; `spec` sections update the defaults (dicts are merged)."""
+    document: dict[str, Any] = {
+        "apiVersion": "nago.dev/v1alpha1",
+        "kind": "GeneratorSearch",
+        "metadata": {"name": name},
+        "spec": {
+            "space": {"name": "hnag", "ranges": SMALL_RANGES},
+            "dataset": {"kind": "fashion-mnist", "trainLimit": 300, "validationLimit": 200},
+            "strategy": strategy,
+            "budget": {"maxTrials": max_trials, "parallelism": 2, "maxFailedTrials": 0, "epochs": 1},
+            "training": {"paramBudget": 20000, "headChannels": 32, "device": "cpu", "protocol": {"batchSize": 32}},
+            "final": {"architectures": 0, "epochs": 1, "protocol": {"mode": "final", "batchSize": 32}},
+        },
+    }
+    for key, value in spec.items():
+        section = document["spec"].get(key)
+        if isinstance(value, dict) and isinstance(section, dict):
+            section.update(value)
+        else:
+            document["spec"][key] = value
+    return document

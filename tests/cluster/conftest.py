@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from control_plane import ApiClient, ControlPlane, start_control_plane
 from control_plane.waiting import wait_for
+from crd_install import install_crd
+from operator_harness import OperatorProcess
+from redis_server import RedisServer
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]  # read by the operator fixture's teardown
     plane = getattr(item, "funcargs", {}).get("control_plane")
     if report.failed and isinstance(plane, ControlPlane):
         for name, tail in plane.read_logs().items():
@@ -48,3 +54,39 @@ def namespace(kube: ApiClient) -> Iterator[str]:
     wait_for(f"ServiceAccount {name}/default", lambda: kube.exists(account), timeout=60)
     yield name
     kube.delete(f"/api/v1/namespaces/{name}", {"propagationPolicy": "Background"})
+
+
+@pytest.fixture(scope="session")
+def generator_search_crd(control_plane: ControlPlane) -> str:
+    """The GeneratorSearch CRD generated from the models, applied and Established once per session."""
+    from nago_operator.crd import build_crd
+
+    return install_crd(control_plane.admin_client(), build_crd())
+
+
+@pytest.fixture
+def redis_for_operator(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    yield server
+    server.stop(save=False)
+
+
+@pytest.fixture
+def operator(
+    control_plane: ControlPlane,
+    generator_search_crd: str,
+    redis_for_operator: RedisServer,
+    namespace: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[OperatorProcess]:
+    """`python -m nago_operator` watching the test's namespace; its log is printed when the test fails."""
+    process = OperatorProcess(control_plane, redis_for_operator, namespace, tmp_path / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"---- operator log ----\n{process.read_log()[-8000:]}")

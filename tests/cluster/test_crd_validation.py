@@ -43,7 +43,7 @@ def _manifest(spec: dict[str, Any] | None = None, name: str = "search") -> Manif
 def _dry_run(kube: ApiClient, api: str, namespace: str, manifest: Manifest) -> Manifest:
     """Create with server-side dry run and strict field validation; the object as the server would store it."""
     path = f"{api}/namespaces/{namespace}/generatorsearches"
-    answer: Manifest = json.loads(kube.send("POST", path, manifest, {"dryRun": "All", "fieldValidation": "Strict"}))
+    answer: Manifest = json.loads(kube.send_raw("POST", path, manifest, {"dryRun": "All", "fieldValidation": "Strict"}))
     return answer
 
 

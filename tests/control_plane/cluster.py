@@ -209,7 +209,7 @@ def _start_processes(
     apiserver_command = _apiserver_command(binaries, pki, state, etcd_url, plane.api_port)
     plane.processes.append(start_process("kube-apiserver", apiserver_command, logs / "kube-apiserver.log"))
     client = plane.admin_client()
-    _wait_until("kube-apiserver /readyz", lambda: client.send("GET", "/readyz") == b"ok", plane.processes, timeout)
+    _wait_until("kube-apiserver /readyz", lambda: client.send_raw("GET", "/readyz") == b"ok", plane.processes, timeout)
 
     manager_kubeconfig = write_kubeconfig(
         state / "controller-manager.kubeconfig", plane.server, pki.ca.certificate,

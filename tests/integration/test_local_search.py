@@ -14,27 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
+from helpers import build_small_search
 from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
 from nago.sinks import metrics_stream_key
 from redis_server import PASSWORD, RedisServer
 
-SMALL_RANGES = {"top_nodes": [3, 4], "mid_nodes": [1, 2], "bottom_nodes": [3, 4]}
-
 
 def _manifest(tmp_path: Path, name: str, max_trials: int, final: int, strategy: dict[str, Any]) -> Path:
-    document = {
-        "apiVersion": "nago.dev/v1alpha1",
-        "kind": "GeneratorSearch",
-        "metadata": {"name": name},
-        "spec": {
-            "space": {"name": "hnag", "ranges": SMALL_RANGES},
-            "dataset": {"kind": "fashion-mnist", "trainLimit": 300, "validationLimit": 200},
-            "strategy": strategy,
-            "budget": {"maxTrials": max_trials, "parallelism": 2, "maxFailedTrials": 0, "epochs": 1},
-            "training": {"paramBudget": 20000, "headChannels": 32, "device": "cpu", "protocol": {"batchSize": 32}},
-            "final": {"architectures": final, "epochs": 1, "protocol": {"mode": "final", "batchSize": 32}},
-        },
-    }
+    document = build_small_search(name, strategy, max_trials, final={"architectures": final})
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nago.metrics_stream import MetricsStreamReader
+from nago.metrics_stream import MAX_RECORD_BYTES, MetricsStreamReader
 from nago.records import FinalRecord, dump_record
 from nago.sinks import metrics_stream_key
 from redis_server import RedisServer
@@ -45,3 +45,37 @@ def test_a_bad_record_is_reported_acknowledged_and_skipped(redis_server: RedisSe
     assert len(dropped) == 2 and "record" in dropped[1][1]
     pending = client.xpending(stream, "nago-engine")
     assert pending["pending"] == 1  # only the good one waits for the caller's acknowledgement
+
+
+def test_an_oversized_record_is_dropped_unparsed(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    stream = metrics_stream_key("s")
+    huge = _final("huge").replace('"final"', '"final", "error": "' + "x" * (MAX_RECORD_BYTES + 10) + '"', 1)
+    client.xadd(stream, {"record": huge})
+    client.xadd(stream, {"record": _final("good")})
+    dropped: list[str] = []
+    reader = MetricsStreamReader(client, "s", on_bad_record=lambda mid, why: dropped.append(why))
+    assert [r.record.trial_id for r in reader.read()] == ["good"]
+    assert len(dropped) == 1 and f"at most {MAX_RECORD_BYTES}" in dropped[0]
+
+
+def test_a_redis_that_lost_its_data_gets_the_group_again(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    reader = MetricsStreamReader(client, "s")
+    client.xadd(metrics_stream_key("s"), {"record": _final("before")})
+    assert [r.record.trial_id for r in reader.read()] == ["before"]
+    client.flushall()  # as a restart without persistence leaves it
+    client.xadd(metrics_stream_key("s"), {"record": _final("after")})
+    assert [r.record.trial_id for r in reader.read()] == ["after"]
+
+
+def test_the_lag_counts_unread_and_unacknowledged_records(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    reader = MetricsStreamReader(client, "s")
+    for trial in ("a", "b", "c"):
+        client.xadd(metrics_stream_key("s"), {"record": _final(trial)})
+    assert reader.count_unread() == 3
+    first = reader.read(count=2)
+    assert reader.count_unread() == 3  # read but not yet acknowledged
+    reader.ack([r.message_id for r in first])
+    assert reader.count_unread() == 1

@@ -66,6 +66,8 @@ BAD_INPUTS = [
     (["sample", "--bogus"], "unrecognized arguments"),
     (["space-stats", "--samples", "0"], "--samples: must be at least 1"),
     (["search", "/nonexistent/search.yaml"], "manifest: cannot read"),
+    (["train", "--trial-json", "{not json"], "--trial-json: is not valid JSON"),
+    (["train", "--trial-json", '{"trialId": "t", "seed": -1, "theta": {}}'], "seed: Input should be greater"),
     (
         ["search", "examples/fashion-mnist-quickstart.yaml", "--redis-url", "redis://localhost:1/0"],
         "NAGO_REDIS_PASSWORD",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
 from nago.search_spec import GeneratorSearchSpec
-from nago.search_status import MAX_PARETO_POINTS, build_status
+from nago.search_status import MAX_PARETO_POINTS, build_status, format_bytes
 
 
 def _trial(index: int, state: TrialState, accuracy: float = 0.0, memory: float = 1.0) -> TrialEntry:
@@ -29,6 +31,8 @@ def test_counts_best_and_conditions() -> None:
         "Failed": "False",
     }
     assert status.observed_generation == 3 and status.start_time == "1970-01-01T00:00:00Z"
+    assert status.progress == f"3/{GeneratorSearchSpec().budget.max_trials}"  # succeeded and failed are done
+    assert status.best.memory_text == "1 B"
     assert "paretoFront" in status.model_dump(by_alias=True)
 
 
@@ -47,3 +51,12 @@ def test_final_trials_are_counted_apart() -> None:
     final = _trial(0, TrialState.RUNNING).model_copy(update={"purpose": TrialPurpose.FINAL, "trial_id": "s-final-000"})
     status = build_status(GeneratorSearchSpec(), Ledger(search="s", trials=[final]))
     assert status.trials.total == 0 and status.final_trials.running == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, None), (0, "0 B"), (950, "950 B"), (1000, "1.00 kB"), (12_345, "12.3 kB"), (1.2e6, "1.20 MB"),
+     (123.4e6, "123 MB"), (5e9, "5.00 GB")],
+)  # fmt: skip
+def test_memory_is_printed_with_three_figures(value: float | None, text: str | None) -> None:
+    assert format_bytes(value) == text

@@ -1,0 +1,76 @@
+"""The operator end to end on the real control plane: searches run to Succeeded with trainers as pods, what
+`kubectl get` and `kubectl describe` show, and the status agreeing with the durable ledger."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import pytest
+
+from control_plane import ApiClient, ControlPlane
+from nago.ledger import TrialPurpose, TrialState
+from operator_harness import (
+    OperatorProcess,
+    apply_search,
+    build_search,
+    list_events,
+    list_jobs,
+    read_ledger,
+    wait_for_phase,
+)
+
+pytestmark = pytest.mark.cluster
+
+
+def test_a_random_search_runs_to_succeeded(
+    control_plane: ControlPlane, kube: ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_search(kube, namespace, build_search("rand", {"kind": "random", "seed": 3}, max_trials=4))
+    search = wait_for_phase(kube, namespace, "rand", ("Succeeded", "Failed"), operator)
+    status = search["status"]
+    assert status["phase"] == "Succeeded", status
+    ledger = read_ledger(kube, namespace, "rand")
+    trials = ledger.of(TrialPurpose.SEARCH)
+    assert len(trials) == 4 and all(t.state is TrialState.SUCCEEDED and t.attempt == 0 for t in trials)
+    best = ledger.best()
+    assert best is not None and best.result is not None
+    assert status["best"]["trial"] == best.trial_id and status["best"]["accuracy"] == best.result.accuracy
+    assert status["progress"] == "4/4" and status["trials"]["succeeded"] == 4
+    assert sorted(j["metadata"]["name"] for j in list_jobs(kube, namespace, "rand")) == [
+        f"{t.trial_id}-a0" for t in trials
+    ]
+    table = control_plane.kubectl("get", "gs", "-n", namespace).stdout
+    header, row = table.strip().splitlines()
+    assert re.split(r"\s{2,}", header) == ["NAME", "PHASE", "STRATEGY", "DONE", "RUNNING", "FAILED", "BEST", "MEMORY",
+                                           "AGE"]  # fmt: skip
+    cells = re.split(r"\s{2,}", row)
+    assert cells[:6] == ["rand", "Succeeded", "random", "4/4", "0", "0"]
+    assert float(cells[6]) == pytest.approx(best.result.accuracy, abs=1e-3) and cells[7].endswith("B")
+    described = control_plane.kubectl("describe", "gs", "rand", "-n", namespace).stdout
+    for reason in ("TrialLaunched", "TrialSucceeded", "SearchSucceeded"):
+        assert reason in described
+    reasons = [e["reason"] for e in list_events(kube, namespace, "rand")]
+    assert reasons.count("TrialLaunched") == 4 and reasons.count("TrialSucceeded") == 4
+    scraped = urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10).read().decode()
+    assert f'nago_trials{{namespace="{namespace}",search="rand",state="Succeeded"}} 4.0' in scraped
+    assert "nago_reconcile_seconds_count" in scraped
+
+
+def test_bo_with_local_penalisation_runs_to_succeeded_with_a_final_evaluation(
+    kube: ApiClient, namespace: str, operator: OperatorProcess
+) -> None:
+    strategy = {"kind": "bo", "mode": "async", "batchSize": 2, "seed": 0, "initialPoints": 2}
+    document = build_search("bo", strategy, max_trials=5, final={"architectures": 1})
+    apply_search(kube, namespace, document)
+    search = wait_for_phase(kube, namespace, "bo", ("Succeeded", "Failed"), operator, timeout=420)
+    assert search["status"]["phase"] == "Succeeded", search["status"]
+    ledger = read_ledger(kube, namespace, "bo")
+    trials = ledger.of(TrialPurpose.SEARCH)
+    assert len(trials) == 5 and all(t.state is TrialState.SUCCEEDED for t in trials)
+    assert len({tuple(sorted(t.theta.items())) for t in trials}) == 5  # no configuration proposed twice
+    assert ledger.proposer_state is not None
+    [final] = ledger.of(TrialPurpose.FINAL)
+    best = ledger.best()
+    assert best is not None and final.theta == best.theta and final.state is TrialState.SUCCEEDED
+    assert search["status"]["finalTrials"]["succeeded"] == 1
