@@ -122,7 +122,7 @@ async def run_search(
         await stopped.wait(runtime.settings.reconcile_seconds + backoff)
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", retries=3, backoff=2.0)  # type: ignore[arg-type]
+@kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", retries=3, backoff=2.0, timeout=600.0)  # type: ignore[arg-type]
 async def clean_up_search(namespace: str, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     reconciler = runtime.reconcilers.pop(uid, None) or runtime.reconciler(namespace, name, uid)

@@ -71,7 +71,7 @@ def build_trial_job(search: GeneratorSearch, uid: str, trial: TrialEntry, job_tt
         "image": template.image,
         "imagePullPolicy": template.image_pull_policy,
         "command": list(template.command),
-        "args": ["--trial-json", trial_spec.model_dump_json(exclude_none=True)],
+        "args": ["--trial-json", trial_spec.model_dump_json(by_alias=True, exclude_none=True)],
         "env": env,
         "resources": template.resources,
         "volumeMounts": template.volume_mounts,

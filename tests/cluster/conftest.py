@@ -87,6 +87,10 @@ def operator(
     process.start()
     yield process
     process.stop()
+    searches = f"/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches"
+    kube = control_plane.admin_client()
+    for search in kube.get(searches)["items"]:  # let the namespace go without an operator to run finalizers
+        kube.patch(f"{searches}/{search['metadata']['name']}", {"metadata": {"finalizers": None}})
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         print(f"---- operator log ----\n{process.read_log()[-8000:]}")

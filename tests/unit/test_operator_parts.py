@@ -54,7 +54,9 @@ def test_the_job_carries_the_trial_the_template_and_the_metrics_secret() -> None
     [container] = pod["containers"]
     assert container["image"] == "registry/trainer:1" and container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    trial = TrialSpec.model_validate_json(container["args"][container["args"].index("--trial-json") + 1])
+    argument = json.loads(container["args"][container["args"].index("--trial-json") + 1])
+    assert argument["trialId"] == "s-0003"  # camelCase, as in manifests
+    trial = TrialSpec.model_validate(argument)
     assert (trial.search, trial.trial_id, trial.attempt, trial.seed) == (
         "team.fashion-mnist-quickstart",
         "s-0003",
