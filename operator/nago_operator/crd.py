@@ -236,6 +236,15 @@ def _rule(rule: str, message: str, field_path: str | None = None, *, expression:
     return found
 
 
+IMMUTABLE_SPEC_FIELDS = (
+    "space",
+    "dataset",
+    "objectives",
+    "strategy",
+    "training",
+)  # budget, trial, final, suspend may change
+
+
 def _add_rules(schema: JSON) -> None:
     """CEL for what the models check across fields (GeneratorSearchSpec._consistent, BohbSettings, SpaceSettings)."""
     name_limit = ObjectMeta.model_json_schema()["properties"]["name"]["maxLength"]
@@ -249,6 +258,10 @@ def _add_rules(schema: JSON) -> None:
         "spec": [
             _rule("('memory' in self.objectives) == (self.strategy.kind == 'mobo')",
                   "spec.objectives: memory is an objective exactly when spec.strategy.kind is mobo", ".objectives"),
+            *(_rule(f"self.{name} == oldSelf.{name}",
+                    f"spec.{name}: fixed once the search exists (its trials and the proposer's state depend on it); "
+                    "create a new search instead", f".{name}")
+              for name in IMMUTABLE_SPEC_FIELDS),
         ],
         "spec.objectives": [
             _rule("'accuracy' in self", "spec.objectives: must hold accuracy"),

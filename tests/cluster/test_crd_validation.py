@@ -205,3 +205,20 @@ def test_a_misspelt_status_field_is_pruned(kube: ApiClient, api: str, namespace:
     kube.create(searches, _manifest(name="pruned"))
     stored = kube.patch(f"{searches}/pruned/status", {"status": {"phase": "Running", "phaze": "Running"}})
     assert stored["status"]["phase"] == "Running" and "phaze" not in stored["status"]
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [("strategy", {"strategy": {"kind": "bo", "seed": 9}}), ("space", {"space": {"name": "rnag"}}),
+     ("dataset", {"dataset": {"trainLimit": 100}}), ("training", {"training": {"paramBudget": 1000}})],
+)  # fmt: skip
+def test_what_the_trials_depend_on_cannot_change_but_the_budget_can(
+    kube: ApiClient, api: str, namespace: str, field: str, change: dict[str, Any]
+) -> None:
+    searches = f"{api}/namespaces/{namespace}/generatorsearches"
+    kube.create(searches, _manifest({"strategy": {"kind": "random"}}, name="fixed"))
+    with pytest.raises(ApiError) as refused:
+        kube.patch(f"{searches}/fixed", {"spec": change})
+    assert refused.value.status == 422 and f"spec.{field}: fixed once the search exists" in refused.value.message
+    stored = kube.patch(f"{searches}/fixed", {"spec": {"budget": {"maxTrials": 99}, "suspend": True}})
+    assert stored["spec"]["budget"]["maxTrials"] == 99 and stored["spec"]["suspend"] is True
