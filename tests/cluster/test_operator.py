@@ -55,6 +55,8 @@ def test_a_random_search_runs_to_succeeded(
     scraped = urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10).read().decode()
     assert f'nago_trials{{namespace="{namespace}",search="rand",state="Succeeded"}} 4.0' in scraped
     assert "nago_reconcile_seconds_count" in scraped
+    health = urllib.request.urlopen(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=10)
+    assert health.status == 200 and '"searches": 1' in health.read().decode()
 
 
 def test_bo_with_local_penalisation_runs_to_succeeded_with_a_final_evaluation(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from nago.errors import InvalidInputError
+from nago.exit_codes import ExitCode
 from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialResult, TrialState
 from nago.search_spec import parse_search
 from nago.trial import TrialSpec
@@ -142,3 +146,10 @@ def test_the_ledger_round_trips_and_refuses_to_outgrow_a_configmap() -> None:
     noise = Ledger(search="s", proposer_state={"noise": [i * 0.7919 % 1 for i in range(200_000)]})
     with pytest.raises(LedgerTooLargeError, match=str(MAX_CONFIGMAP_BYTES)):
         encode_ledger(noise)
+
+
+def test_the_operator_refuses_to_start_without_redis_settings() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NAGO_")}
+    run = subprocess.run([sys.executable, "-m", "nago_operator"], env=environment, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == ExitCode.BAD_INPUT and "NAGO_REDIS_URL" in run.stderr and "Traceback" not in run.stderr
