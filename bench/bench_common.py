@@ -19,10 +19,11 @@ def make_unit_box(dims: int) -> SearchSpace:
 
 
 def format_quartiles(values: Sequence[float]) -> str:
-    """'q1/median/q3' to three significant digits, or '-' with fewer than two values."""
+    """'q1/median/q3' to three significant digits, or '-' with fewer than two values. Inclusive quartiles:
+    they stay inside the data (the default 'exclusive' method extrapolates past the extremes of few seeds)."""
     if len(values) < 2:
         return "-"
-    q = statistics.quantiles(values, n=4)
+    q = statistics.quantiles(values, n=4, method="inclusive")
     return f"{q[0]:.3g}/{statistics.median(values):.3g}/{q[2]:.3g}"
 
 
