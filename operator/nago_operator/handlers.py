@@ -97,10 +97,11 @@ def _is_settled(body: dict[str, Any]) -> bool:
     )
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, id="reconcile", cancellation_timeout=60.0, initial_delay=0.0)  # type: ignore[arg-type]
+@kopf.daemon(GROUP, VERSION, PLURAL, id="reconcile", cancellation_timeout=60.0, initial_delay=0.0)
 async def run_search(
-    stopped: kopf.DaemonStopped, body: kopf.Body, namespace: str, name: str, uid: str, memo: kopf.Memo, **_: Any
+    *, stopped: kopf.DaemonStopped, body: kopf.Body, namespace: str | None, name: str, uid: str, memo: Any, **_: Any
 ) -> None:
+    assert namespace is not None  # the resource is namespaced
     runtime = _runtime(memo)
     reconciler = runtime.reconciler(namespace, name, uid)
     loop = asyncio.get_running_loop()
@@ -122,8 +123,9 @@ async def run_search(
         await stopped.wait(runtime.settings.reconcile_seconds + backoff)
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", retries=3, backoff=2.0, timeout=600.0)  # type: ignore[arg-type]
-async def clean_up_search(namespace: str, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.delete(GROUP, VERSION, PLURAL, id="cleanup", retries=3, backoff=2.0, timeout=600.0)
+async def clean_up_search(*, namespace: str | None, name: str, uid: str, memo: Any, **_: Any) -> None:
+    assert namespace is not None  # the resource is namespaced
     runtime = _runtime(memo)
     reconciler = runtime.reconcilers.pop(uid, None) or runtime.reconciler(namespace, name, uid)
     runtime.reconcilers.pop(uid, None)
