@@ -1,0 +1,200 @@
+"""The processes `bench_operator.py` starts: a stub trainer, the local runner driving it, and the operator
+with its reconciles timed. Not a benchmark on its own.
+
+- `train`: stands in for `nago train`. It sleeps `--sleep` seconds plus a share of `--jitter` drawn from the
+  trial's seed (the same trial sleeps as long under both runtimes), then sends one valid final record
+  (status succeeded, the trial's search/trialId/attempt from `--trial-json` or `--trial`) through
+  `RedisStreamSink` with NAGO_REDIS_URL/NAGO_REDIS_PASSWORD (or to `--jsonl` without them) and exits 0.
+  Training is stubbed because the benchmark measures the control loop, not training. It appends its own
+  start, record-sent and exit times to `--times` (wall clock; every process runs on this machine).
+- `local-search`: `nago.local_runner.LocalRunner` on a search document with the trainer command replaced by
+  the stub; it logs when each trial's process is started and when each saved ledger first shows a trial done.
+- `operator`: `python -m nago_operator` with `SearchReconciler.reconcile` wrapped to log each call's start and
+  duration to NAGO_BENCH_RECONCILE_LOG (the Prometheus histogram only keeps buckets), and each Kubernetes API
+  request of the reconcile threads (`KubeClient.send_raw`) with its method, resource and duration.
+
+    python bench/operator_stubs.py train --sleep 2 --times times.jsonl --trial-json '{"search": ...}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+STUB = Path(__file__).resolve()
+
+
+def log_event(path: Path, row: dict[str, Any]) -> None:
+    """One JSON line appended with a single write, so processes writing the same file never interleave."""
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def build_stub_command(sleep: float, jitter: float, times: Path) -> list[str]:
+    """The trainer command for a trial template or the local runner (the trial is appended to it)."""
+    return [sys.executable, str(STUB), "train", "--sleep", str(sleep), "--jitter", str(jitter), "--times", str(times)]
+
+
+def run_stub_trainer(args: argparse.Namespace, started: float) -> int:
+    """Sleep, then report a made-up successful result for the trial; exit 0 once the record is delivered."""
+    document = json.loads(args.trial_json if args.trial_json is not None else Path(args.trial).read_text())
+    search = str(document["search"])
+    trial_id = str(document.get("trial_id", document.get("trialId")))
+    attempt = int(document.get("attempt", 0))
+    epochs = int((document.get("protocol") or {}).get("epochs", 1))
+    theta = document.get("theta") or {}
+    slept = args.sleep + args.jitter * random.Random(int(document.get("seed", 0))).random()
+    time.sleep(slept)
+
+    from nago.records import FinalRecord
+    from nago.sinks import JsonlFileSink, RecordSink, RedisStreamSink
+
+    accuracy = 0.5 + 0.4 * (sum(float(v) for v in theta.values()) % 1.0)
+    record = FinalRecord(
+        search=search, trial_id=trial_id, attempt=attempt, epoch=epochs, time=time.time(), status="succeeded",
+        exit_code=0, best_val_accuracy=accuracy, final_val_accuracy=accuracy, params=50_000,
+        activation_bytes_per_image=1_000_000, device="cpu", train_seconds=slept,
+    )  # fmt: skip
+    url, password = os.environ.get("NAGO_REDIS_URL"), os.environ.get("NAGO_REDIS_PASSWORD")
+    sink: RecordSink
+    if url and password:
+        sink = RedisStreamSink(url, password, search)
+    elif args.jsonl is not None:
+        sink = JsonlFileSink(Path(args.jsonl))
+    else:
+        print("stub trainer: neither NAGO_REDIS_URL/NAGO_REDIS_PASSWORD nor --jsonl", file=sys.stderr)
+        return 2
+    sink.emit(record)
+    delivered = sink.close(10.0)
+    sent = time.time()
+    row = {"event": "trial", "search": search, "trial": trial_id, "attempt": attempt, "start": started, "sent": sent}
+    log_event(Path(args.times), {**row, "exit": time.time()})
+    return 0 if delivered else 3
+
+
+def run_local_search(args: argparse.Namespace) -> int:
+    """The local runner on `--manifest`, trials as stub processes; launch and done times go to `--times`."""
+    import subprocess
+
+    from nago import local_runner
+    from nago.ledger import Ledger, TrialState
+    from nago.search_spec import parse_search
+    from nago.search_trials import build_trial_spec
+
+    times = Path(args.times)
+    search = parse_search(json.loads(Path(args.manifest).read_text()))
+    command = build_stub_command(args.sleep, args.jitter, times)
+    done: set[str] = set()
+    save_ledger = local_runner.save_ledger
+
+    def save_and_log(state_dir: Path, ledger: Ledger) -> None:
+        save_ledger(state_dir, ledger)
+        saved = time.time()
+        for trial in ledger.trials:
+            if trial.state is TrialState.SUCCEEDED and trial.trial_id not in done:
+                done.add(trial.trial_id)
+                log_event(times, {"event": "done", "search": ledger.search, "trial": trial.trial_id, "time": saved})
+
+    class StubRunner(local_runner.LocalRunner):
+        """The local runner's own loop; only the trainer command differs (the stub instead of `nago train`)."""
+
+        def _launch(self, trial: Any) -> None:
+            folder = self.trial_dir(trial.trial_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            spec = build_trial_spec(self.search, trial, folder / "checkpoint.pt")
+            trial_file = folder / f"attempt-{trial.attempt}.json"
+            trial_file.write_text(spec.model_dump_json(indent=1))
+            log = (folder / "log.txt").open("ab")
+            argv = [*command, "--trial", str(trial_file), "--jsonl", str(folder / "records.jsonl")]
+            process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.child_env}, start_new_session=True,
+            )  # fmt: skip
+            log_event(times, {"event": "launch", "search": self.search.metadata.name, "trial": trial.trial_id,
+                              "time": time.time()})  # fmt: skip
+            self.children[trial.trial_id] = local_runner._Child(trial, process, log)
+
+    local_runner.save_ledger = save_and_log  # looked up at call time by run()
+    runner = StubRunner(search, Path(args.state_dir), poll_seconds=args.poll, output=sys.stderr,
+                        redis_url=args.redis_url)  # fmt: skip
+    log_event(times, {"event": "run", "search": search.metadata.name, "time": time.time()})
+    ledger = runner.run()
+    return 0 if ledger.phase.value == "Succeeded" else 1
+
+
+def run_timed_operator() -> None:
+    """The operator, each `SearchReconciler.reconcile` call logged as {search, start, seconds} and each API
+    request as {api: method resource, start, seconds}."""
+    from nago_operator import kube_client, search_reconciler
+    from nago_operator.__main__ import main
+
+    path = Path(os.environ["NAGO_BENCH_RECONCILE_LOG"])
+    reconcile: Callable[..., None] = search_reconciler.SearchReconciler.reconcile
+    send_raw: Callable[..., bytes] = kube_client.KubeClient.send_raw
+    lock = threading.Lock()
+    handle = path.open("a", buffering=1)
+
+    def write(row: dict[str, Any]) -> None:
+        with lock:
+            handle.write(json.dumps(row) + "\n")
+
+    def timed_reconcile(self: Any, body: Any) -> None:
+        wall, started = time.time(), time.perf_counter()
+        try:
+            reconcile(self, body)
+        finally:
+            write({"search": self.name, "start": wall, "seconds": time.perf_counter() - started})
+
+    def timed_send_raw(self: Any, method: str, path: str, *args: Any, **options: Any) -> bytes:
+        wall, started = time.time(), time.perf_counter()
+        try:
+            return send_raw(self, method, path, *args, **options)
+        finally:
+            parts = path.strip("/").split("/")
+            at = parts.index("namespaces") + 2 if "namespaces" in parts else len(parts) - 1
+            resource = parts[min(at, len(parts) - 1)] + ("/status" if parts[-1] == "status" else "")
+            write({"api": f"{method} {resource}", "start": wall, "seconds": time.perf_counter() - started})
+
+    search_reconciler.SearchReconciler.reconcile = timed_reconcile  # type: ignore[method-assign]
+    kube_client.KubeClient.send_raw = timed_send_raw  # type: ignore[method-assign]
+    main([])
+
+
+def main() -> None:
+    started = time.time()  # before any import of nago: the moment the trainer process runs
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="the stub trainer")
+    train.add_argument("--sleep", type=float, required=True, help="seconds standing in for training")
+    train.add_argument("--jitter", type=float, default=0.0, help="plus up to this many seconds, from the seed")
+    train.add_argument("--times", required=True, help="JSON-lines file the stub appends its times to")
+    train.add_argument("--trial-json", help="the trial (as the operator passes it)")
+    train.add_argument("--trial", help="a trial file (as the local runner passes it)")
+    train.add_argument("--jsonl", help="records file, used when no Redis is configured")
+    local = commands.add_parser("local-search", help="the local runner with the stub trainer")
+    local.add_argument("--manifest", required=True, help="a GeneratorSearch document (JSON)")
+    local.add_argument("--state-dir", required=True)
+    local.add_argument("--poll", type=float, required=True, help="the runner's poll_seconds")
+    local.add_argument("--redis-url", help="metrics through Redis (password in NAGO_REDIS_PASSWORD)")
+    local.add_argument("--sleep", type=float, required=True)
+    local.add_argument("--jitter", type=float, default=0.0)
+    local.add_argument("--times", required=True)
+    commands.add_parser("operator", help="python -m nago_operator with timed reconciles")
+    args = parser.parse_args()
+    if args.command == "train":
+        raise SystemExit(run_stub_trainer(args, started))
+    if args.command == "local-search":
+        raise SystemExit(run_local_search(args))
+    run_timed_operator()
+
+
+if __name__ == "__main__":
+    main()
