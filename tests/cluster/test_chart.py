@@ -1,0 +1,124 @@
+"""The Helm chart (issue 8, work in progress): lint, template for each mode, values refused by the schema,
+install into the real API server under the restricted Pod Security Standard, upgrade, uninstall, and the
+ServiceAccount's least privilege checked by impersonation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from control_plane import ApiClient, ControlPlane
+from control_plane.waiting import wait_for
+
+pytestmark = pytest.mark.cluster
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "nago-operator"
+VARIANTS = {
+    "defaults": [],
+    "namespaced RBAC": ["--set", "watch.mode=namespaces", "--set", "watch.namespaces={team-a,team-b}"],
+    "external Redis": ["--set", "redis.bundled=false", "--set", "redis.external.url=redis://redis.example:6379/0",
+                       "--set", "redis.external.existingSecret=redis-auth"],
+    "metrics off": ["--set", "metrics.enabled=false"],
+}  # fmt: skip
+REFUSED = [
+    (["--set", "operator.workers=0"], "/operator/workers"),
+    (["--set", "watch.mode=everything"], "/watch/mode"),
+    (["--set", "redis.bundled=false"], "/redis/external"),
+    (["--set", "watch.mode=namespaces"], "/watch/namespaces"),
+    (["--set", "operator.logLevel=LOUD"], "/operator/logLevel"),
+    (["--set", "metrics.port=70000"], "/metrics/port"),
+    (["--set", "unknownKey=1"], "unknownKey"),
+]
+
+
+def _kinds(rendered: str) -> list[str]:
+    return sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
+
+
+def test_the_chart_lints(control_plane: ControlPlane) -> None:
+    control_plane.helm("lint", str(CHART), "--strict")
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_chart_renders(control_plane: ControlPlane, variant: str) -> None:
+    kinds = _kinds(control_plane.helm("template", "nago", str(CHART), *VARIANTS[variant]).stdout)
+    assert "Deployment" in kinds and "ServiceAccount" in kinds
+    assert ("StatefulSet" in kinds) == (variant != "external Redis")
+    assert kinds.count("Service") == (1 if variant in ("external Redis", "metrics off") else 2)  # Redis, metrics
+    if variant == "namespaced RBAC":
+        assert kinds.count("RoleBinding") == 2 and kinds.count("ClusterRoleBinding") == 1
+
+
+@pytest.mark.parametrize(("values", "named"), REFUSED, ids=[v[1] for v in REFUSED])
+def test_bad_values_are_refused_naming_the_key(control_plane: ControlPlane, values: list[str], named: str) -> None:
+    result = control_plane.helm("template", "nago", str(CHART), *values, check=False)
+    assert result.returncode != 0 and named in result.stderr, result.stderr
+
+
+def _restricted_namespace(kube: ApiClient, namespace: str) -> None:
+    labels = {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }
+    kube.patch(f"/api/v1/namespaces/{namespace}", {"metadata": {"labels": labels}})
+
+
+def test_install_upgrade_uninstall_under_the_restricted_standard(
+    control_plane: ControlPlane, kube: ApiClient, namespace: str, generator_search_crd: str
+) -> None:
+    _restricted_namespace(kube, namespace)
+    with pytest.raises(Exception, match="violates PodSecurity"):  # enforcement is really on
+        kube.create(f"/api/v1/namespaces/{namespace}/pods", {
+            "metadata": {"name": "privileged"},
+            "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]},
+        })  # fmt: skip
+    release = "nago"
+    selector = "--set", "operator.nodeSelector.nago-test=nowhere"  # pods admitted, never run here
+    control_plane.helm("install", release, str(CHART), "--namespace", namespace, *selector,
+                       "--set", "redis.persistence.storageClass=none")  # fmt: skip
+    for path in (f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-nago-operator",
+                 f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{release}-nago-operator-redis",
+                 f"/api/v1/namespaces/{namespace}/secrets/{release}-nago-operator-redis",
+                 f"/api/v1/namespaces/{namespace}/serviceaccounts/{release}-nago-operator",
+                 f"/api/v1/namespaces/{namespace}/services/{release}-nago-operator-metrics"):  # fmt: skip
+        assert kube.exists(path), path
+
+    def operator_pod() -> bool:
+        pods = kube.get(
+            f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": "app.kubernetes.io/name=nago-operator"}
+        )
+        return bool(pods["items"])
+
+    wait_for("the operator's pods admitted under the restricted standard", operator_pod, timeout=120)
+    password = kube.get(f"/api/v1/namespaces/{namespace}/secrets/{release}-nago-operator-redis")["data"]["password"]
+    control_plane.helm("upgrade", release, str(CHART), "--namespace", namespace, "--reuse-values",
+                       "--set", "operator.workers=8")  # fmt: skip
+    after = kube.get(f"/api/v1/namespaces/{namespace}/secrets/{release}-nago-operator-redis")["data"]["password"]
+    assert after == password  # the generated password survives upgrades
+    deployment = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-nago-operator")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NAGO_WORKERS"] == "8"
+    control_plane.helm("uninstall", release, "--namespace", namespace)
+    assert not kube.exists(f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-nago-operator")
+
+
+def test_the_service_account_has_least_privilege(
+    control_plane: ControlPlane, kube: ApiClient, namespace: str, generator_search_crd: str
+) -> None:
+    control_plane.helm("install", "rbac", str(CHART), "--namespace", namespace, "--set", "watch.mode=namespaces",
+                       "--set", f"watch.namespaces={{{namespace}}}",
+                       "--set", "operator.nodeSelector.nago-test=nowhere")  # fmt: skip
+    account = f"system:serviceaccount:{namespace}:rbac-nago-operator"
+    allowed = [("create", "jobs.batch", namespace), ("patch", "generatorsearches.nago.dev/status", namespace),
+               ("create", "events", namespace), ("list", "pods", namespace),
+               ("get", "configmaps", namespace)]  # fmt: skip
+    refused = [("get", "secrets", "kube-system"), ("create", "jobs.batch", "default"), ("list", "nodes", None),
+               ("create", "deployments.apps", namespace), ("delete", "namespaces", None),
+               ("delete", "secrets", namespace), ("create", "pods", namespace)]  # fmt: skip
+    for verb, resource, where in allowed + refused:
+        scope = ["--namespace", where] if where else []
+        answer = control_plane.kubectl("auth", "can-i", verb, resource, "--as", account, *scope, check=False)
+        expected = "yes" if (verb, resource, where) in allowed else "no"
+        assert answer.stdout.strip() == expected, (verb, resource, where, answer.stdout, answer.stderr)
