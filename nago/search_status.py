@@ -74,10 +74,13 @@ class SearchStatus(SpecModel):
     completion_time: str | None = Field(default=None, description="when the search ended (RFC 3339)")
 
 
-def _timestamp(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
+def format_timestamp(seconds: float) -> str:
+    """RFC 3339 in UTC to the second, as Kubernetes writes times."""
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(seconds: float | None) -> str | None:
+    return None if seconds is None else format_timestamp(seconds)
 
 
 def format_bytes(value: float | None) -> str | None:

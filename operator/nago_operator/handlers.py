@@ -127,8 +127,8 @@ async def run_search(
 async def clean_up_search(*, namespace: str | None, name: str, uid: str, memo: Any, **_: Any) -> None:
     assert namespace is not None  # the resource is namespaced
     runtime = _runtime(memo)
-    reconciler = runtime.reconcilers.pop(uid, None) or runtime.reconciler(namespace, name, uid)
-    runtime.reconcilers.pop(uid, None)
+    reconciler = runtime.reconciler(namespace, name, uid)  # created when the search went before a reconcile
+    del runtime.reconcilers[uid]
     metrics.SEARCHES.set(len(runtime.reconcilers))
     deadline = time.monotonic() + runtime.settings.cleanup_timeout_seconds
     problems = await asyncio.get_running_loop().run_in_executor(runtime.workers, reconciler.clean_up, deadline)

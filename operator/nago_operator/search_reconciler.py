@@ -23,7 +23,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from nago.engine import CancelTrial, LaunchTrial, reconcile
@@ -32,7 +31,7 @@ from nago.ledger import Ledger, SearchPhase, TrialState
 from nago.metrics_stream import MetricsStreamReader
 from nago.records import FinalRecord
 from nago.search_spec import API_VERSION, KIND, GeneratorSearch, parse_search
-from nago.search_status import Condition, build_status
+from nago.search_status import Condition, build_status, format_timestamp
 from nago_operator import operator_metrics as metrics
 from nago_operator.kube_client import KubeClient, KubeError
 from nago_operator.ledger_store import LedgerStore
@@ -56,10 +55,6 @@ from nago_operator.trial_jobs import (
 MAX_BAD_RECORD_EVENTS = 5  # per reconcile; the rest are counted in one more Event
 MAX_EVENT_MESSAGE = 1000
 log = logging.getLogger("nago_operator")
-
-
-def format_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SearchReconciler:
@@ -153,7 +148,7 @@ class SearchReconciler:
         self.rejected_generation = generation
         message = f"spec.{error.field}: {error.message}" if error.field != "manifest" else error.message
         condition = Condition(type="Failed", status="True", reason="InvalidSpec", message=message,
-                              last_transition_time=format_time(time.time()))  # fmt: skip
+                              last_transition_time=format_timestamp(time.time()))  # fmt: skip
         status = {"phase": SearchPhase.FAILED.value, "observedGeneration": generation,
                   "conditions": [condition.model_dump(by_alias=True, mode="json")]}  # fmt: skip
         self.kube.patch(self.status_path, {"status": status})
@@ -260,7 +255,7 @@ class SearchReconciler:
 
     def post_event(self, event: SearchEvent) -> None:
         """A core/v1 Event on the search; a failure to post is logged, never raised."""
-        now = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_timestamp(time.time())
         body = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"generateName": f"{self.name}.", "namespace": self.namespace},

@@ -3,18 +3,16 @@ can SIGKILL it), a real redis-server, small Fashion-MNIST searches, and waits on
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from control_plane import ApiClient, ControlPlane
-from control_plane.api import JSON, ApiError
+from control_plane.api import JSON
 from control_plane.waiting import wait_for
 from helpers import build_small_search
 from nago.ledger import Ledger
@@ -120,12 +118,3 @@ def list_events(kube: ApiClient, namespace: str, name: str) -> list[JSON]:
 
 def wait_until(what: str, probe: Any, timeout: float = 120) -> Any:
     return wait_for(what, probe, timeout=timeout, interval=0.5)
-
-
-def delete_quietly(kube: ApiClient, path: str) -> None:
-    with contextlib.suppress(ApiError):
-        kube.delete(path)
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
