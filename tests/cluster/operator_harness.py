@@ -36,6 +36,7 @@ class OperatorProcess:
     redis: RedisServer
     namespace: str
     log_path: Path
+    kubeconfig: Path | None = None  # whose identity: the control plane's administrator unless given
     metrics_port: int = 0
     health_port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -43,7 +44,7 @@ class OperatorProcess:
     def start(self) -> None:
         self.metrics_port, self.health_port = free_port(), free_port()
         env = {
-            **os.environ, "KUBECONFIG": str(self.plane.kubeconfig), "NAGO_REDIS_URL": self.redis.url,
+            **os.environ, "KUBECONFIG": str(self.kubeconfig or self.plane.kubeconfig), "NAGO_REDIS_URL": self.redis.url,
             "NAGO_REDIS_PASSWORD": PASSWORD, "NAGO_NAMESPACES": self.namespace, "NAGO_RECONCILE_SECONDS": "0.5",
             "NAGO_METRICS_PORT": str(self.metrics_port), "NAGO_HEALTH_PORT": str(self.health_port),
             "NAGO_CLEANUP_TIMEOUT_SECONDS": "20", "NAGO_LOG_LEVEL": "INFO",

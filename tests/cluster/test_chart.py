@@ -1,6 +1,7 @@
-"""The Helm chart (issue 8, work in progress): lint, template for each mode, values refused by the schema,
+"""The Helm chart (issue 8): lint, template for each mode, values refused by the schema,
 install into the real API server under the restricted Pod Security Standard, upgrade, uninstall, and the
-ServiceAccount's least privilege checked by impersonation."""
+ServiceAccount's least privilege: refusals checked by impersonation, and the operator running a search with
+the ServiceAccount's own token."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import yaml
 
 from control_plane import ApiClient, ControlPlane
 from control_plane.waiting import wait_for
+from nago_operator.kube_client import KubeClient, KubeError, read_kubeconfig
+from operator_harness import OperatorProcess, apply_search, build_search, wait_for_phase
+from redis_server import RedisServer
 
 pytestmark = pytest.mark.cluster
 
@@ -104,9 +108,10 @@ def test_install_upgrade_uninstall_under_the_restricted_standard(
     assert not kube.exists(f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-nago-operator")
 
 
-def test_the_service_account_has_least_privilege(
-    control_plane: ControlPlane, kube: ApiClient, namespace: str, generator_search_crd: str
-) -> None:
+def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
+    control_plane: ControlPlane, kube: ApiClient, namespace: str, generator_search_crd: str,
+    redis_for_operator: RedisServer, tmp_path: Path,
+) -> None:  # fmt: skip
     control_plane.helm("install", "rbac", str(CHART), "--namespace", namespace, "--set", "watch.mode=namespaces",
                        "--set", f"watch.namespaces={{{namespace}}}",
                        "--set", "operator.nodeSelector.nago-test=nowhere")  # fmt: skip
@@ -122,3 +127,25 @@ def test_the_service_account_has_least_privilege(
         answer = control_plane.kubectl("auth", "can-i", verb, resource, "--as", account, *scope, check=False)
         expected = "yes" if (verb, resource, where) in allowed else "no"
         assert answer.stdout.strip() == expected, (verb, resource, where, answer.stdout, answer.stderr)
+
+    # The operator itself, logged in with a token of the chart's ServiceAccount (the identity its pod has).
+    kubeconfig = control_plane.write_service_account_kubeconfig(namespace, "rbac-nago-operator", tmp_path / "sa.yaml")
+    identity = KubeClient(read_kubeconfig(kubeconfig))
+    for path in ("/api/v1/namespaces/kube-system/secrets", "/api/v1/namespaces/default/secrets"):
+        with pytest.raises(KubeError) as refusal:
+            identity.get(path)
+        assert refusal.value.status == 403, path
+    operator = OperatorProcess(control_plane, redis_for_operator, namespace, tmp_path / "operator.log", kubeconfig)
+    operator.start()
+    try:
+        apply_search(kube, namespace, build_search("rbac", {"kind": "random", "seed": 1}, max_trials=3))
+        search = wait_for_phase(kube, namespace, "rbac", ("Succeeded", "Failed"), operator)
+        assert search["status"]["phase"] == "Succeeded", search["status"]
+        assert search["status"]["progress"] == "3/3"
+        kube.delete(f"/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches/rbac")
+        wait_for("the finalizer run under the ServiceAccount", lambda: not kube.exists(
+            f"/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches/rbac"), timeout=120)  # fmt: skip
+    finally:
+        operator.stop()
+    log = operator.read_log()
+    assert "403" not in log and "Forbidden" not in log, log[-4000:]

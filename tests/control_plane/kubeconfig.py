@@ -14,23 +14,21 @@ def _encode(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def write_kubeconfig(path: Path, server: str, ca_certificate: Path, user: str, credentials: KeyPair) -> Path:
-    """Write a one-context kubeconfig for `user` (client-certificate login) against `server`."""
+def write_kubeconfig(path: Path, server: str, ca_certificate: Path, user: str, credentials: KeyPair | str) -> Path:
+    """Write a one-context kubeconfig for `user` against `server`: a client-certificate login, or a bearer token
+    when `credentials` is a string (a ServiceAccount's token from the TokenRequest API)."""
+    login = (
+        {"token": credentials}
+        if isinstance(credentials, str)
+        else {"client-certificate-data": _encode(credentials.certificate), "client-key-data": _encode(credentials.key)}
+    )
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {"name": "nago-test", "cluster": {"server": server, "certificate-authority-data": _encode(ca_certificate)}}
         ],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": _encode(credentials.certificate),
-                    "client-key-data": _encode(credentials.key),
-                },
-            }
-        ],
+        "users": [{"name": user, "user": login}],
         "contexts": [{"name": "nago-test", "context": {"cluster": "nago-test", "user": user, "namespace": "default"}}],
         "current-context": "nago-test",
     }
