@@ -118,7 +118,7 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
     account = f"system:serviceaccount:{namespace}:rbac-nago-operator"
     allowed = [("create", "jobs.batch", namespace), ("patch", "generatorsearches.nago.dev/status", namespace),
                ("create", "events", namespace), ("list", "pods", namespace),
-               ("get", "configmaps", namespace)]  # fmt: skip
+               ("get", "configmaps", namespace), ("watch", "namespaces", None)]  # fmt: skip
     refused = [("get", "secrets", "kube-system"), ("create", "jobs.batch", "default"), ("list", "nodes", None),
                ("create", "deployments.apps", namespace), ("delete", "namespaces", None),
                ("delete", "secrets", namespace), ("create", "pods", namespace)]  # fmt: skip

@@ -64,7 +64,11 @@ class ControlPlane:
     def write_service_account_kubeconfig(self, namespace: str, account: str, path: Path) -> Path:
         """A kubeconfig that logs in as ServiceAccount `namespace/account`, with a one-hour token from the
         TokenRequest API: exactly the identity a pod running as that account has."""
-        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600},
+        }
         answer = self.admin_client().create(f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", request)
         user = f"system:serviceaccount:{namespace}:{account}"
         return write_kubeconfig(path, self.server, self.pki.ca.certificate, user, str(answer["status"]["token"]))
