@@ -149,3 +149,24 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
         operator.stop()
     log = operator.read_log()
     assert "403" not in log and "Forbidden" not in log, log[-4000:]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_kubectl_apply_accepts_every_example(
+    control_plane: ControlPlane, kube: ApiClient, namespace: str, generator_search_crd: str
+) -> None:
+    """What a user runs after `helm install`, as a server-side dry run in a namespace enforcing the restricted
+    standard (the dataset Job's pod template must pass it: kubectl would print a PodSecurity warning)."""
+    _restricted_namespace(kube, namespace)
+    files = sorted(EXAMPLES.rglob("*.yaml"))
+    kinds = [d["kind"] for f in files for d in yaml.safe_load_all(f.read_text()) if d]
+    assert kinds.count("GeneratorSearch") == 7 and {"PersistentVolumeClaim", "Job"} <= set(kinds), kinds
+    for path in files:
+        result = control_plane.kubectl("apply", "--dry-run=server", "--namespace", namespace, "-f", str(path))
+        assert "PodSecurity" not in result.stderr and "Warning" not in result.stderr, (path, result.stderr)
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                shown = f"{document['metadata']['name']} created (server dry run)"
+                assert shown in result.stdout, (path, result.stdout)
