@@ -5,6 +5,9 @@ the ServiceAccount's own token."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,6 +145,9 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
         search = wait_for_phase(kube, namespace, "rbac", ("Succeeded", "Failed"), operator)
         assert search["status"]["phase"] == "Succeeded", search["status"]
         assert search["status"]["progress"] == "3/3"
+        _run_the_readme_report_commands(control_plane, namespace, "rbac", tmp_path)
+        report = (tmp_path / "out" / "rbac" / "results" / "report.md").read_text()
+        assert search["status"]["best"]["trial"] in report, report
         kube.delete(f"/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches/rbac")
         wait_for("the finalizer run under the ServiceAccount", lambda: not kube.exists(
             f"/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches/rbac"), timeout=120)  # fmt: skip
@@ -152,6 +158,23 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _run_the_readme_report_commands(plane: ControlPlane, namespace: str, search: str, folder: Path) -> None:
+    """The README's "Results" commands, verbatim but for the search's name, in a shell with kubectl and nago on
+    the PATH and the test's namespace as the kubeconfig's current one."""
+    text = README.read_text()
+    start = text.index("```sh\n", text.index("**Results.**")) + len("```sh\n")
+    commands = text[start : text.index("```", start)].replace("fashion-mnist-bo", search)
+    kubeconfig = folder / "user.kubeconfig"
+    kubeconfig.write_bytes(plane.kubeconfig.read_bytes())
+    plane.kubectl("config", "set-context", "--current", f"--namespace={namespace}", f"--kubeconfig={kubeconfig}")
+    tools = f"{plane.binaries.kubectl.parent}:{Path(sys.executable).parent}"
+    env = {**plane.command_environment(), "KUBECONFIG": str(kubeconfig), "PATH": f"{tools}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=folder, env=env, capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, (commands, result.stdout, result.stderr)
 
 
 def test_kubectl_apply_accepts_every_example(
