@@ -54,6 +54,12 @@ def test_the_chart_renders(control_plane: ControlPlane, variant: str) -> None:
     assert "Deployment" in kinds and "ServiceAccount" in kinds
     assert ("StatefulSet" in kinds) == (variant != "external Redis")
     assert kinds.count("Service") == (1 if variant in ("external Redis", "metrics off") else 2)  # Redis, metrics
+    if variant == "defaults":  # placement values reach both pods
+        placed = control_plane.helm("template", "nago", str(CHART), "--set", "redis.nodeSelector.disk=ssd",
+                                    "--set", "operator.tolerations[0].key=gpu").stdout  # fmt: skip
+        documents = {d["kind"]: d for d in yaml.safe_load_all(placed) if d}
+        assert documents["StatefulSet"]["spec"]["template"]["spec"]["nodeSelector"] == {"disk": "ssd"}
+        assert documents["Deployment"]["spec"]["template"]["spec"]["tolerations"] == [{"key": "gpu"}]
     if variant == "namespaced RBAC":
         assert kinds.count("RoleBinding") == 2 and kinds.count("ClusterRoleBinding") == 1
 
@@ -82,7 +88,8 @@ def test_install_upgrade_uninstall_under_the_restricted_standard(
             "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]},
         })  # fmt: skip
     release = "nago"
-    selector = "--set", "operator.nodeSelector.nago-test=nowhere"  # pods admitted, never run here
+    selector = ("--set", "operator.nodeSelector.nago-test=nowhere",  # pods admitted, never run here
+                "--set", "redis.nodeSelector.nago-test=nowhere")  # fmt: skip
     control_plane.helm("install", release, str(CHART), "--namespace", namespace, *selector,
                        "--set", "redis.persistence.storageClass=none")  # fmt: skip
     for path in (f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-nago-operator",
@@ -92,13 +99,14 @@ def test_install_upgrade_uninstall_under_the_restricted_standard(
                  f"/api/v1/namespaces/{namespace}/services/{release}-nago-operator-metrics"):  # fmt: skip
         assert kube.exists(path), path
 
-    def operator_pod() -> bool:
+    def admitted_pods() -> set[str] | None:
         pods = kube.get(
             f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": "app.kubernetes.io/name=nago-operator"}
-        )
-        return bool(pods["items"])
+        )["items"]
+        components = {p["metadata"]["labels"].get("app.kubernetes.io/component", "operator") for p in pods}
+        return components if components == {"operator", "redis"} else None
 
-    wait_for("the operator's pods admitted under the restricted standard", operator_pod, timeout=120)
+    wait_for("the operator's and Redis's pods admitted under the restricted standard", admitted_pods, timeout=120)
     password = kube.get(f"/api/v1/namespaces/{namespace}/secrets/{release}-nago-operator-redis")["data"]["password"]
     control_plane.helm("upgrade", release, str(CHART), "--namespace", namespace, "--reuse-values",
                        "--set", "operator.workers=8")  # fmt: skip

@@ -38,6 +38,7 @@ CONTROLLERS = [
     "cronjob-controller",
     "deployment-controller",
     "replicaset-controller",
+    "statefulset-controller",
 ]
 
 
