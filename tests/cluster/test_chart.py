@@ -90,8 +90,9 @@ def test_install_upgrade_uninstall_under_the_restricted_standard(
     release = "nago"
     selector = ("--set", "operator.nodeSelector.nago-test=nowhere",  # pods admitted, never run here
                 "--set", "redis.nodeSelector.nago-test=nowhere")  # fmt: skip
-    control_plane.helm("install", release, str(CHART), "--namespace", namespace, *selector,
-                       "--set", "redis.persistence.storageClass=none")  # fmt: skip
+    installed = control_plane.helm("install", release, str(CHART), "--namespace", namespace, *selector,
+                                   "--set", "redis.persistence.storageClass=none")  # fmt: skip
+    assert f"is installed in namespace {namespace}" in installed.stdout and "kubectl get gs -w" in installed.stdout
     for path in (f"/apis/apps/v1/namespaces/{namespace}/deployments/{release}-nago-operator",
                  f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{release}-nago-operator-redis",
                  f"/api/v1/namespaces/{namespace}/secrets/{release}-nago-operator-redis",
