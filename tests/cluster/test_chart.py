@@ -40,6 +40,27 @@ REFUSED = [
 ]
 
 
+def test_the_default_rendering_is_hardened(control_plane: ControlPlane) -> None:
+    """What the restricted standard does not check: one replica replaced (never two operators at once), probes,
+    resources, read-only root filesystems, Redis's append-only persistence on a claim and a generated password."""
+    documents = {
+        d["kind"]: d for d in yaml.safe_load_all(control_plane.helm("template", "nago", str(CHART)).stdout) if d
+    }
+    deployment, redis = documents["Deployment"]["spec"], documents["StatefulSet"]["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    for pod in (deployment["template"]["spec"], redis["template"]["spec"]):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        (container,) = pod["containers"]
+        assert container["livenessProbe"] and container["readinessProbe"] and container["resources"]["limits"]
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False and security["readOnlyRootFilesystem"] is True
+        assert security["capabilities"] == {"drop": ["ALL"]}
+    assert "--appendonly yes" in " ".join(redis["template"]["spec"]["containers"][0]["command"])
+    assert redis["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert len(documents["Secret"]["data"]["password"]) >= 40  # 32 random characters, base64
+
+
 def _kinds(rendered: str) -> list[str]:
     return sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
 
