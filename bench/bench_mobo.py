@@ -128,6 +128,7 @@ def summarise(paths: list[Path]) -> None:
 
 
 def main() -> None:
+    torch.set_num_threads(1)  # one core per run: two runs share a 2-core machine without spinning threads
     parser = build_parser(__doc__, "out/mobo.jsonl", default_seeds=10)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS))
     parser.add_argument("--methods", nargs="+", default=["mobo", "qlognehvi", "random"])

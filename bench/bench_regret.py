@@ -169,6 +169,7 @@ def summarise(paths: list[Path]) -> None:
 
 
 def main() -> None:
+    torch.set_num_threads(1)  # one core per run: two runs share a 2-core machine without spinning threads
     parser = build_parser(__doc__, "out/regret.jsonl", default_seeds=20)
     parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
