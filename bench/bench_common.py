@@ -72,3 +72,13 @@ def run_missing(
         result = run_one(**key)
         append_result(path, result)
         print(" ".join(str(key[f]) for f in fields) + ": " + describe(result), flush=True)
+
+
+def use_one_core() -> None:
+    """One thread for torch, OpenMP and OpenBLAS: two runs then share a 2-core machine side by side instead
+    of spinning four threads on it (several times slower each)."""
+    import threadpoolctl  # a dependency of botorch
+    import torch
+
+    torch.set_num_threads(1)
+    threadpoolctl.threadpool_limits(1)

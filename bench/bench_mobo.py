@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from botorch.test_functions.multi_objective import DTLZ2, BraninCurrin, MultiObjectiveTestProblem
 
-from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing
+from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing, use_one_core
 from nago.bo.baselines import RandomProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.mobo import MoboProposer
@@ -128,7 +128,7 @@ def summarise(paths: list[Path]) -> None:
 
 
 def main() -> None:
-    torch.set_num_threads(1)  # one core per run: two runs share a 2-core machine without spinning threads
+    use_one_core()
     parser = build_parser(__doc__, "out/mobo.jsonl", default_seeds=10)
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS))
     parser.add_argument("--methods", nargs="+", default=["mobo", "qlognehvi", "random"])

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing
+from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing, use_one_core
 from nago.bo.baselines import RandomProposer
 from nago.bo.gp_lp import DTYPE, LocalPenalisationProposer
 from nago.bo.proposer import Proposer
@@ -169,7 +169,7 @@ def summarise(paths: list[Path]) -> None:
 
 
 def main() -> None:
-    torch.set_num_threads(1)  # one core per run: two runs share a 2-core machine without spinning threads
+    use_one_core()
     parser = build_parser(__doc__, "out/regret.jsonl", default_seeds=20)
     parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
