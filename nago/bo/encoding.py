@@ -40,21 +40,6 @@ class SpaceEncoding:
         grid = np.where(span > 0, np.round(x * span) / np.where(span > 0, span, 1.0), 0.0)
         return np.asarray(np.where(self.integer, grid, x), dtype=float)
 
-    def list_grid_neighbourhood(self, points: np.ndarray) -> np.ndarray:
-        """Each point snapped, and each snapped point moved one grid step down and up in every integer
-        dimension (clipped to the box); distinct rows in a fixed order. The discrete neighbour move of mixed
-        acquisition optimisation (bo-notes §2.3), applied after the continuous relaxation."""
-        span = self.high - self.low
-        steps = np.where(self.integer & (span > 0), 1.0 / np.where(span > 0, span, 1.0), 0.0)
-        snapped = np.array([self.snap(p) for p in np.atleast_2d(points)])
-        moves = [snapped]
-        for dim in np.flatnonzero(steps):
-            for sign in (-1.0, 1.0):
-                moved = snapped.copy()
-                moved[:, dim] = np.clip(moved[:, dim] + sign * steps[dim], 0.0, 1.0)
-                moves.append(moved)
-        return np.asarray(np.unique(np.concatenate(moves), axis=0), dtype=float)
-
     def decode(self, x: Sequence[float] | np.ndarray) -> Theta:
         """The valid Θ nearest to x."""
         snapped = self.snap(np.asarray(x, dtype=float))

@@ -10,12 +10,8 @@ rounded (snapped) coordinates. Every radius is at least `min_radius` lengthscale
 add to appendix D, where one steep wall anywhere in the box makes L large and every radius tiny, so a
 batch became a chain of near-copies of one point (docs/bo.md; Matérn-5/2 correlates points half a
 lengthscale apart at 0.83). The acquisition is optimised from 3000 random points, then L-BFGS-B
-(up to 200 iterations) from the best 3 (bo-notes §1.7). With integer dimensions, the optima are snapped to
-the grid and moved one step along each integer dimension, and these grid points, ranked by the penalised
-acquisition, come first (one discrete neighbour move, bo-notes §2.3): otherwise an optimum that snaps onto
-an observed point (the incumbent, typically) left the choice to the raw samples. Until the GP has
-`initial_points` observations, and whenever the GP fails numerically, proposals are space-filling (Sobol),
-and the fallback is logged.
+(up to 200 iterations) from the best 3 (bo-notes §1.7). Until the GP has `initial_points` observations, and
+whenever the GP fails numerically, proposals are space-filling (Sobol), and the fallback is logged.
 """
 
 from __future__ import annotations
@@ -190,12 +186,6 @@ class LocalPenalisationProposer(Proposer):
             optimum_values = objective(optima)
         finite = torch.isfinite(optimum_values)
         refined = optima[finite][optimum_values[finite].argsort(descending=True)]
-        if self.encoding.integer.any():  # the best grid points near the optima first: see the module notes
-            grid = torch.from_numpy(self.encoding.list_grid_neighbourhood(refined.numpy()))
-            with torch.no_grad():
-                grid_values = objective(grid)
-            finite = torch.isfinite(grid_values)
-            refined = torch.cat([grid[finite][grid_values[finite].argsort(descending=True)], refined])
         return torch.cat([refined, raw[order]]).numpy()
 
     def state(self) -> dict[str, Any]:

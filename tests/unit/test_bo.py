@@ -15,7 +15,7 @@ from nago.bo.baselines import RandomProposer, SobolProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.gp_lp import LocalPenalisationProposer
 from nago.bo.penalisation import estimate_lipschitz, hard_penalty, log_hard_penalty, penalty_radii
-from nago.bo.proposer import Proposer, take_unique
+from nago.bo.proposer import Proposer
 from nago.errors import InvalidInputError
 from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName, get_space
 
@@ -235,45 +235,3 @@ def test_thompson_sampling_proposes_distinct_valid_points_and_restores() -> None
     clone = ThompsonProposer(PLANE, seed=0)
     clone.restore(json.loads(json.dumps(proposer.state())))
     assert clone.ask(2) == proposer.ask(2)
-
-
-MIXED = SearchSpace(
-    SpaceName.HNAG,
-    (
-        ParamRange("a", ParamKind.INT, 0, 10, 0, 10, "eleven levels"),
-        ParamRange("b", ParamKind.FLOAT, 0.0, 1.0, 0.0, 1.0, "continuous"),
-        ParamRange("c", ParamKind.INT, 2, 4, 2, 4, "three levels"),
-    ),
-)
-
-
-@pytest.mark.parametrize(
-    ("point", "expected"),
-    [
-        ([0.34, 0.25, 0.4], [[0.2, 0.25, 0.5], [0.3, 0.25, 0.0], [0.3, 0.25, 0.5], [0.3, 0.25, 1.0], [0.4, 0.25, 0.5]]),
-        ([0.0, 0.9, 1.0], [[0.0, 0.9, 0.5], [0.0, 0.9, 1.0], [0.1, 0.9, 1.0]]),  # clipped at the box, no repeats
-    ],
-)
-def test_grid_neighbourhood_moves_one_step_along_each_integer_dimension(
-    point: list[float], expected: list[list[float]]
-) -> None:
-    assert np.allclose(SpaceEncoding(MIXED).list_grid_neighbourhood(np.array([point])), expected)
-
-
-def test_an_optimum_on_an_observed_grid_point_gives_way_to_its_best_grid_neighbour() -> None:
-    """With integer dimensions the acquisition is compared on the grid: when the optimum of the continuous
-    relaxation rounds onto an observed point, the next candidate is its best neighbour one grid step away, not a
-    far raw sample (before this rule, the raw samples came next)."""
-    grid_only = SearchSpace(SpaceName.HNAG, (MIXED.params[0], MIXED.params[2]))
-    proposer = LocalPenalisationProposer(grid_only, seed=0)
-    target = torch.tensor([0.32, 0.5], dtype=torch.float64)  # between a = 3 and 4, nearer 3; c = 3
-
-    def objective(x: torch.Tensor) -> torch.Tensor:
-        return -((x - target) ** 2).sum(-1)
-
-    raw = torch.tensor([[0.9, 0.0], [1.0, 1.0], [0.8, 0.0]], dtype=torch.float64)
-    candidates = proposer._maximise(objective, raw, objective(raw))
-    assert np.allclose(candidates[0], [0.3, 0.5])  # the best grid point first
-    observed = {(0.3, 0.5)}
-    chosen = take_unique(proposer.encoding, candidates, observed, 2)
-    assert np.allclose(chosen, [[0.4, 0.5], [0.2, 0.5]])  # then its neighbours, best first
