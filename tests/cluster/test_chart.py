@@ -21,7 +21,10 @@ from redis_server import RedisServer
 
 pytestmark = pytest.mark.cluster
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "nago-operator"
+REPOSITORY = Path(__file__).resolve().parents[2]
+CHART = REPOSITORY / "charts" / "nago-operator"
+EXAMPLES = REPOSITORY / "examples"
+README = REPOSITORY / "README.md"
 VARIANTS = {
     "defaults": [],
     "namespaced RBAC": ["--set", "watch.mode=namespaces", "--set", "watch.namespaces={team-a,team-b}"],
@@ -185,10 +188,6 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
         operator.stop()
     log = operator.read_log()
     assert "403" not in log and "Forbidden" not in log, log[-4000:]
-
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _run_the_readme_report_commands(plane: ControlPlane, namespace: str, search: str, folder: Path) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nago.data import FASHION_MNIST_DIR
+
 MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "datasets" / "datasets-pvc.yaml"
-DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 def _read_script() -> str:
@@ -34,10 +35,10 @@ def test_the_script_compiles() -> None:
     compile(_read_script(), str(MANIFEST), "exec")
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_the_fashion_mnist_checksums_match_the_real_files() -> None:
     expected = _read_constant(_read_script(), "FASHION_FILES")
     assert isinstance(expected, dict) and len(expected) == 4
     for name, digest in expected.items():
-        with gzip.open(DEBIAN_FASHION_MNIST / name, "rb") as stream:
+        with gzip.open(FASHION_MNIST_DIR / name, "rb") as stream:
             assert hashlib.file_digest(stream, "sha256").hexdigest() == digest, name
