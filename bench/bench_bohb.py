@@ -92,7 +92,7 @@ def summarise(paths: list[Path]) -> None:
 
 def main() -> None:
     parser = build_parser(__doc__, "out/bohb.jsonl", default_seeds=20)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)

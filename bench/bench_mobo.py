@@ -54,6 +54,9 @@ def initial_design(space: SearchSpace, seed: int) -> np.ndarray:
     return np.array(space_filling(encoding, np.random.default_rng([seed, 0]), 2 * (encoding.dims + 1), set()))
 
 
+MOBO_METHODS = ["mobo", "qlognehvi", "random"]
+
+
 def propose_qlognehvi(problem: MultiObjectiveTestProblem, x: np.ndarray, f: np.ndarray, seed: int) -> np.ndarray:
     from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
     from botorch.fit import fit_gpytorch_mll
@@ -119,7 +122,7 @@ def summarise(paths: list[Path]) -> None:
     header = "".join(f"{f'HV after {b} batches':>26}" for b in REPORT_AFTER)
     print(f"{'problem':<14} {'method':<10} {'seeds':>5} {header} {'s/run':>7}")
     for problem in PROBLEMS:
-        for method in ("mobo", "qlognehvi", "random"):
+        for method in MOBO_METHODS:
             runs = [r for r in rows if r["problem"] == problem and r["method"] == method]
             if runs:
                 cells = "".join(f"{format_quartiles([r['hypervolume'][b] for r in runs]):>26}" for b in REPORT_AFTER)
@@ -130,8 +133,8 @@ def summarise(paths: list[Path]) -> None:
 def main() -> None:
     use_one_core()
     parser = build_parser(__doc__, "out/mobo.jsonl", default_seeds=10)
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS))
-    parser.add_argument("--methods", nargs="+", default=["mobo", "qlognehvi", "random"])
+    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=list(PROBLEMS))
+    parser.add_argument("--methods", nargs="+", choices=MOBO_METHODS, default=MOBO_METHODS)
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)

@@ -171,8 +171,8 @@ def summarise(paths: list[Path]) -> None:
 def main() -> None:
     use_one_core()
     parser = build_parser(__doc__, "out/regret.jsonl", default_seeds=20)
-    parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--functions", nargs="+", choices=list(FUNCTIONS), default=list(FUNCTIONS))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--evaluations", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
