@@ -8,10 +8,11 @@ points. Distances are measured on x / ℓ (ℓ the kernel's lengthscales) and L 
 estimated once per call in the same coordinates; points are penalised where they will run, at their
 rounded (snapped) coordinates. Every radius is at least `min_radius` lengthscales (0.5): a guard we
 add to appendix D, where one steep wall anywhere in the box makes L large and every radius tiny, so a
-batch became a chain of near-copies of one point (docs/bo.md; Matérn-5/2 correlates points half a
-lengthscale apart at 0.83). The acquisition is optimised from 3000 random points, then L-BFGS-B
-(up to 200 iterations) from the best 3 (bo-notes §1.7). Until the GP has `initial_points` observations, and
-whenever the GP fails numerically, proposals are space-filling (Sobol), and the fallback is logged.
+batch became a chain of near-copies of one point (docs/bo.md; the RBF kernel correlates points half a
+lengthscale apart at 0.88). The acquisition is optimised from 3000 random points, then L-BFGS-B (up to
+200 iterations) from the best 3 (bo-notes §1.7), with analytic gradients. Until the GP has
+`initial_points` observations, and whenever the GP fails numerically, proposals are space-filling
+(Sobol), and the fallback is logged.
 """
 
 from __future__ import annotations
@@ -26,15 +27,22 @@ import torch
 from scipy.optimize import minimize
 from torch import Tensor
 
-from nago.bo.gp_posterior import build_mean_std, log_expected_improvement
-from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
+from nago.bo.gp_posterior import build_mean_std, build_mean_std_gradients, log_expected_improvement
+from nago.bo.log_ei import compute_log_ei_and_gradient
+from nago.bo.penalisation import (
+    compute_log_hard_penalty_and_gradient,
+    estimate_lipschitz,
+    log_hard_penalty,
+    penalty_radii,
+)
 from nago.bo.proposer import Proposer, space_filling
 from nago.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
 DTYPE = torch.float64
 LBFGS_ITERATIONS = 200  # per batch point, all starts at once (bo-notes §1.7: to convergence)
-MIN_RADIUS_LENGTHSCALES = 0.5  # Matérn-5/2 correlation 0.83 at this distance
+MIN_RADIUS_LENGTHSCALES = 0.5  # the RBF kernel correlates points this far apart at 0.88
+Gradient = tuple[np.ndarray, np.ndarray]  # values (n,) and gradients (n × d)
 
 
 def metric_scale(model: Any, dims: int) -> Tensor:
@@ -139,14 +147,17 @@ class LocalPenalisationProposer(Proposer):
             raw_log_ei = torch.cat(
                 [log_expected_improvement(*mean_and_std(chunk), best) for chunk in torch.split(raw, 1024)]
             )
+        gradients = build_mean_std_gradients(model)
+        metric = scale.numpy()
         chosen: list[np.ndarray] = []
         for _ in range(n):
-            frozen_centers, frozen_radii = centers, radii
+            frozen_centers, frozen_radii = centers.numpy(), radii.numpy()
 
-            def objective(x: Tensor, c: Tensor = frozen_centers, r: Tensor = frozen_radii) -> Tensor:
-                mu, sigma = mean_and_std(x)
-                value: Tensor = log_expected_improvement(mu, sigma, best) + log_hard_penalty(x / scale, c, r)
-                return value
+            def objective(x: np.ndarray, c: np.ndarray = frozen_centers, r: np.ndarray = frozen_radii) -> Gradient:
+                """log EI(x) + Σ_j log φ(x | x_j) and its gradient, analytic (appendix D)."""
+                log_ei, grad_log_ei = compute_log_ei_and_gradient(*gradients(x), best)
+                penalty, grad_penalty = compute_log_hard_penalty_and_gradient(x / metric, c, r)
+                return log_ei + penalty, grad_log_ei + grad_penalty / metric
 
             with torch.no_grad():
                 raw_values = raw_log_ei + log_hard_penalty(raw / scale, centers, radii)
@@ -162,31 +173,28 @@ class LocalPenalisationProposer(Proposer):
             radii = torch.cat([radii, radius])
         return chosen
 
-    def _maximise(self, objective: Callable[[Tensor], Tensor], raw: Tensor, values: Tensor) -> np.ndarray:
+    def _maximise(self, objective: Callable[[np.ndarray], Gradient], raw: Tensor, values: Tensor) -> np.ndarray:
         """Candidates, best first: L-BFGS-B optima from the best raw samples, then the raw samples."""
         order = values.argsort(descending=True)
-        starts = raw[order[: self.local_starts]]
+        starts = raw[order[: self.local_starts]].numpy()
         dims = self.encoding.dims
 
         def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
             """All starts in one L-BFGS-B problem: their objectives are independent, so summing them
             optimises each one while the surrogate is evaluated once per step for all of them."""
-            points = torch.from_numpy(z).view(-1, dims).requires_grad_(True)
-            value = objective(points).sum()
-            (grad,) = torch.autograd.grad(value, points)
-            return -float(value.detach()), -grad.reshape(-1).numpy().astype(float)
+            value, grad = objective(z.reshape(-1, dims))
+            return -float(value.sum()), -grad.reshape(-1)
 
         result = minimize(
-            negative, starts.reshape(-1).numpy(), jac=True, method="L-BFGS-B",
+            negative, starts.reshape(-1), jac=True, method="L-BFGS-B",
             bounds=[(0.0, 1.0)] * (dims * len(starts)),
             options={"maxiter": LBFGS_ITERATIONS, "maxfun": LBFGS_ITERATIONS},
         )  # fmt: skip
-        optima = torch.from_numpy(np.clip(result.x, 0.0, 1.0)).view(-1, dims)
-        with torch.no_grad():
-            optimum_values = objective(optima)
-        finite = torch.isfinite(optimum_values)
-        refined = optima[finite][optimum_values[finite].argsort(descending=True)]
-        return torch.cat([refined, raw[order]]).numpy()
+        optima = np.clip(result.x, 0.0, 1.0).reshape(-1, dims)
+        optimum_values = objective(optima)[0]
+        finite = np.isfinite(optimum_values)
+        refined = optima[finite][np.argsort(-optimum_values[finite], kind="stable")]
+        return np.concatenate([refined, raw[order].numpy()])
 
     def state(self) -> dict[str, Any]:
         return {

@@ -90,3 +90,19 @@ def estimate_lipschitz(
         if np.isfinite(result.fun):
             best = max(best, -float(result.fun))
     return best if best > 1e-7 else FALLBACK_LIPSCHITZ
+
+
+def compute_log_hard_penalty_and_gradient(
+    x: np.ndarray, centers: np.ndarray, radii: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`log_hard_penalty` in NumPy for x of shape (n, d), with its gradient: each factor still
+    inside its ball adds (x − x_j) / ‖x − x_j‖², the gradient of log ‖x − x_j‖."""
+    if centers.size == 0:
+        return np.zeros(len(x)), np.zeros_like(x)
+    offsets = x[:, None, :] - centers  # n × J × d
+    distance = np.maximum(np.sqrt((offsets**2).sum(-1)), MIN_DISTANCE)
+    ratio = distance / radii
+    inside = ratio < 1.0
+    values = np.where(inside, np.log(np.where(inside, ratio, 1.0)), 0.0).sum(-1)
+    weights = np.where(inside & (distance > MIN_DISTANCE), 1.0 / distance**2, 0.0)
+    return values, (weights[..., None] * offsets).sum(1)
