@@ -27,7 +27,7 @@ import torch
 from scipy.optimize import minimize
 from torch import Tensor
 
-from nago.bo.gp_posterior import build_mean_std, build_mean_std_gradients, log_expected_improvement
+from nago.bo.gp_posterior import build_posterior, log_expected_improvement
 from nago.bo.log_ei import compute_log_ei_and_gradient
 from nago.bo.penalisation import (
     compute_log_hard_penalty_and_gradient,
@@ -122,7 +122,7 @@ class LocalPenalisationProposer(Proposer):
 
     def _penalised_batch(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         model = self.fit_model()
-        mean_and_std = build_mean_std(model)
+        mean_and_std, gradients = build_posterior(model)  # one Cholesky for both forms
         train_x = model.train_inputs[0]
         best = max(o.value for o in self.observations)
 
@@ -147,7 +147,6 @@ class LocalPenalisationProposer(Proposer):
             raw_log_ei = torch.cat(
                 [log_expected_improvement(*mean_and_std(chunk), best) for chunk in torch.split(raw, 1024)]
             )
-        gradients = build_mean_std_gradients(model)
         metric = scale.numpy()
         chosen: list[np.ndarray] = []
         for _ in range(n):

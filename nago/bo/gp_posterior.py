@@ -74,12 +74,27 @@ def _slow(model: Any) -> MeanStd:
     return mean_std
 
 
-def build_mean_std(model: Any) -> MeanStd:
-    """μ(x) and σ(x) in the objective's units for x of shape (n, d), as torch tensors."""
+def build_posterior(model: Any) -> tuple[MeanStd, MeanStdGradients]:
+    """Both forms of the posterior of `model` from one cached Cholesky factor: μ and σ as torch
+    tensors (differentiable), and μ, σ, ∇μ, ∇σ as NumPy arrays."""
     cache = cache_rbf_posterior(model)
     if cache is None:
-        return _slow(model)
-    c = cache
+        slow = _slow(model)
+        return slow, _autograd_gradients(slow)
+    return _cached_mean_std(cache), _cached_gradients(cache)
+
+
+def build_mean_std(model: Any) -> MeanStd:
+    """μ(x) and σ(x) in the objective's units for x of shape (n, d), as torch tensors."""
+    return build_posterior(model)[0]
+
+
+def build_mean_std_gradients(model: Any) -> MeanStdGradients:
+    """μ(x), σ(x), ∇μ(x) and ∇σ(x) in the objective's units for x of shape (n, d), as NumPy arrays."""
+    return build_posterior(model)[1]
+
+
+def _cached_mean_std(c: RbfCache) -> MeanStd:
 
     def mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
         # squared distances written out: cdist's gradient is undefined at zero distance (at the data)
@@ -106,14 +121,9 @@ def _autograd_gradients(mean_std: MeanStd) -> MeanStdGradients:
     return gradients
 
 
-def build_mean_std_gradients(model: Any) -> MeanStdGradients:
-    """μ(x), σ(x), ∇μ(x) and ∇σ(x) in the objective's units for x of shape (n, d), as NumPy arrays.
-
-    For the RBF cache, with u = x / ℓ, k_j = exp(−‖u − s_j‖² / 2) and w = (K + σ²I)⁻¹ k:
+def _cached_gradients(cache: RbfCache) -> MeanStdGradients:
+    """With u = x / ℓ, k_j = exp(−‖u − s_j‖² / 2) and w = (K + σ²I)⁻¹ k:
     ∇μ = −Σ_j α_j k_j (u − s_j) / ℓ and ∇σ² = 2 Σ_j w_j k_j (u − s_j) / ℓ (0 where σ² is floored)."""
-    cache = cache_rbf_posterior(model)
-    if cache is None:
-        return _autograd_gradients(_slow(model))
     lengthscale, scaled = cache.lengthscale.numpy(), cache.scaled.numpy()
     cholesky, alpha = cache.cholesky.numpy(), cache.alpha.numpy()
     constant, mean, stdv = float(cache.constant), float(cache.mean), float(cache.stdv)

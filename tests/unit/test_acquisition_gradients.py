@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from nago.bo import gp_posterior
 from nago.bo.gp_lp import LocalPenalisationProposer
 from nago.bo.gp_posterior import build_mean_std, build_mean_std_gradients, log_expected_improvement
 from nago.bo.log_ei import compute_log_ei_and_gradient, compute_log_h
@@ -105,7 +106,17 @@ def test_penalty_is_finite_at_a_centre_and_zero_without_centres() -> None:
     assert values.tolist() == [0.0] and grads.tolist() == [[0.0, 0.0]]
 
 
-def test_a_batch_is_chosen_with_the_analytic_gradients_on_a_three_dimensional_cube() -> None:
+def test_a_batch_is_chosen_with_the_analytic_gradients_on_a_three_dimensional_cube(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factorisations: list[int] = []
+    original = gp_posterior.cache_rbf_posterior
+
+    def counting(model: object) -> object:
+        factorisations.append(1)
+        return original(model)
+
+    monkeypatch.setattr(gp_posterior, "cache_rbf_posterior", counting)
     proposer = LocalPenalisationProposer(CUBE, seed=2)
     rng = np.random.default_rng(6)
     for _ in range(12):
@@ -114,3 +125,4 @@ def test_a_batch_is_chosen_with_the_analytic_gradients_on_a_three_dimensional_cu
     batch = proposer.ask(4)
     assert len(batch) == 4 and proposer.diagnostics.fallback is None
     assert len({tuple(t.values()) for t in batch}) == 4
+    assert len(factorisations) == 1  # one Cholesky per ask serves the torch and the NumPy posterior
