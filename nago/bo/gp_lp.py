@@ -9,10 +9,10 @@ estimated once per call in the same coordinates; points are penalised where they
 rounded (snapped) coordinates. Every radius is at least `min_radius` lengthscales (0.5): a guard we
 add to appendix D, where one steep wall anywhere in the box makes L large and every radius tiny, so a
 batch became a chain of near-copies of one point (docs/bo.md; the RBF kernel correlates points half a
-lengthscale apart at 0.88). The acquisition is optimised from 3000 random points, then L-BFGS-B (up to
-200 iterations) from the best 3 (bo-notes §1.7), with analytic gradients. Until the GP has
-`initial_points` observations, and whenever the GP fails numerically, proposals are space-filling
-(Sobol), and the fallback is logged.
+lengthscale apart at 0.88). The acquisition is optimised from 3000 random points and 300 more near the
+best observations, then L-BFGS-B (up to 200 iterations) from the best 3 (bo-notes §1.7), with analytic
+gradients. Until the GP has `initial_points` observations, and whenever the GP fails numerically,
+proposals are space-filling (Sobol), and the fallback is logged.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from nago.spaces import SearchSpace
 LOG = logging.getLogger("nago.bo")
 DTYPE = torch.float64
 LBFGS_ITERATIONS = 200  # per batch point, all starts at once (bo-notes §1.7: to convergence)
+AROUND_BEST_SAMPLES = 300  # raw samples near the best observations (benchmark 2: docs/bo.md)
+AROUND_BEST_SD_LENGTHSCALES = (0.1, 0.01)  # half the samples at each spread
 MIN_RADIUS_LENGTHSCALES = 0.5  # the RBF kernel correlates points this far apart at 0.88
 Gradient = tuple[np.ndarray, np.ndarray]  # values (n,) and gradients (n × d)
 
@@ -81,12 +83,14 @@ class LocalPenalisationProposer(Proposer):
         raw_samples: int = 3000,
         local_starts: int = 3,
         min_radius: float = MIN_RADIUS_LENGTHSCALES,
+        around_best: int = AROUND_BEST_SAMPLES,
     ) -> None:
         super().__init__(space, seed)
         self.initial_points = initial_points if initial_points is not None else self.encoding.dims + 1
         self.raw_samples = raw_samples
         self.local_starts = local_starts
         self.min_radius = min_radius
+        self.around_best = around_best
         self.diagnostics = BatchDiagnostics()
 
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
@@ -142,7 +146,8 @@ class LocalPenalisationProposer(Proposer):
         centers = points / scale
         radii = radii_at(points) if busy else torch.empty(0, dtype=DTYPE)
         rng = self._rng()
-        raw = torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims)))
+        raw = torch.cat([torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims))),
+                         self._around_best(rng, train_x, scale)])  # fmt: skip
         with torch.no_grad():  # log EI at the raw samples does not change within a batch
             raw_log_ei = torch.cat(
                 [log_expected_improvement(*mean_and_std(chunk), best) for chunk in torch.split(raw, 1024)]
@@ -171,6 +176,20 @@ class LocalPenalisationProposer(Proposer):
             centers = torch.cat([centers, x / scale])
             radii = torch.cat([radii, radius])
         return chosen
+
+    def _around_best(self, rng: np.random.Generator, train_x: Tensor, scale: Tensor) -> Tensor:
+        """`around_best` raw samples near the best observations (the top 5 %, at least one), each
+        coordinate moved by N(0, (0.1 ℓ)²) for half of them and N(0, (0.01 ℓ)²) for the other half,
+        clipped to the box, so that starts lie where improving on the incumbent is likeliest, for
+        a new basin nearby and for the last digits (BoTorch's `sample_around_best`)."""
+        if self.around_best <= 0:
+            return torch.empty(0, self.encoding.dims, dtype=DTYPE)
+        values = np.array([o.value for o in self.observations])
+        top = np.argsort(-values, kind="stable")[: max(1, round(0.05 * len(values)))]
+        centres = train_x[torch.from_numpy(top)].numpy()[rng.integers(len(top), size=self.around_best)]
+        spread = np.array(AROUND_BEST_SD_LENGTHSCALES)[np.arange(self.around_best) % len(AROUND_BEST_SD_LENGTHSCALES)]
+        moved = centres + rng.normal(size=centres.shape) * spread[:, None] * scale.numpy()
+        return torch.from_numpy(np.clip(moved, 0.0, 1.0))
 
     def _maximise(self, objective: Callable[[np.ndarray], Gradient], raw: Tensor, values: Tensor) -> np.ndarray:
         """Candidates, best first: L-BFGS-B optima from the best raw samples, then the raw samples."""
@@ -202,6 +221,7 @@ class LocalPenalisationProposer(Proposer):
             "raw_samples": self.raw_samples,
             "local_starts": self.local_starts,
             "min_radius": self.min_radius,
+            "around_best": self.around_best,
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -210,3 +230,4 @@ class LocalPenalisationProposer(Proposer):
         self.raw_samples = int(state["raw_samples"])
         self.local_starts = int(state["local_starts"])
         self.min_radius = float(state.get("min_radius", MIN_RADIUS_LENGTHSCALES))
+        self.around_best = int(state.get("around_best", 0))  # states saved before it existed had none

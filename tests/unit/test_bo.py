@@ -131,14 +131,36 @@ def test_busy_points_penalise_even_the_first_point_of_an_asynchronous_proposal()
     assert np.linalg.norm(first - np.array([alone["x"], alone["y"]])) > 1e-3
 
 
-def test_saved_and_restored_proposer_proposes_the_same_next_batch() -> None:
-    original = _seeded(LocalPenalisationProposer(PLANE, seed=4), 10)
+@pytest.mark.parametrize(("min_radius", "around_best"), [(0.5, 0), (0.1, 50)])
+def test_saved_and_restored_proposer_proposes_the_same_next_batch(min_radius: float, around_best: int) -> None:
+    original = _seeded(LocalPenalisationProposer(PLANE, seed=4, min_radius=min_radius, around_best=around_best), 10)
     for theta in original.ask(3):
         original.tell(theta, smooth(theta))  # type: ignore[arg-type]
     state = json.loads(json.dumps(original.state()))
-    restored = LocalPenalisationProposer(PLANE, seed=99)
+    restored = LocalPenalisationProposer(PLANE, seed=99, min_radius=0.3, around_best=7)
     restored.restore(state)
+    assert (restored.min_radius, restored.around_best) == (min_radius, around_best)
     assert restored.ask(3) == original.ask(3)
+
+
+@pytest.mark.parametrize("around_best", [0, 1, 300])
+def test_raw_samples_around_the_best_lie_near_the_top_observations(around_best: int) -> None:
+    proposer = _seeded(LocalPenalisationProposer(PLANE, seed=3, around_best=around_best), 40)
+    assert isinstance(proposer, LocalPenalisationProposer)
+    train_x = torch.tensor([[o.theta["x"], o.theta["y"]] for o in proposer.observations], dtype=torch.float64)
+    scale = torch.tensor([0.2, 0.05], dtype=torch.float64)
+    samples = proposer._around_best(np.random.default_rng(0), train_x, scale).numpy()
+    assert samples.shape == (around_best, 2) and np.all((samples >= 0) & (samples <= 1))
+    values = np.array([o.value for o in proposer.observations])
+    top = train_x.numpy()[np.argsort(-values)[:2]]  # 5 % of 40 observations
+    offsets = np.abs(samples[:, None, :] - top[None, :, :]) / (0.1 * scale.numpy())  # in standard deviations
+    nearest = np.argmin(offsets.max(-1), axis=1)
+    assert np.all(offsets.max(-1).min(1) < 5)
+    if around_best == 300:
+        assert set(nearest.tolist()) == {0, 1}  # both of the best observations serve as centres
+        assert np.std(samples[:, 1] - top[nearest, 1]) < np.std(samples[:, 0] - top[nearest, 0]) / 2
+        close = np.mean(offsets.max(-1).min(1) < 0.5)  # all of the 0.01 ℓ half, 15 % of the 0.1 ℓ half
+        assert 0.45 < close < 0.8
 
 
 def test_same_seed_same_proposals() -> None:
