@@ -75,8 +75,9 @@ def _slow(model: Any) -> MeanStd:
 
 
 def build_posterior(model: Any) -> tuple[MeanStd, MeanStdGradients]:
-    """Both forms of the posterior of `model` from one cached Cholesky factor: μ and σ as torch
-    tensors (differentiable), and μ, σ, ∇μ, ∇σ as NumPy arrays."""
+    """Both forms of the posterior of `model` from one cached Cholesky factor, for x of shape (n, d)
+    in the objective's units: μ and σ as torch tensors (differentiable), and μ, σ, ∇μ, ∇σ as NumPy
+    arrays."""
     cache = cache_rbf_posterior(model)
     if cache is None:
         slow = _slow(model)
@@ -84,17 +85,8 @@ def build_posterior(model: Any) -> tuple[MeanStd, MeanStdGradients]:
     return _cached_mean_std(cache), _cached_gradients(cache)
 
 
-def build_mean_std(model: Any) -> MeanStd:
-    """μ(x) and σ(x) in the objective's units for x of shape (n, d), as torch tensors."""
-    return build_posterior(model)[0]
-
-
-def build_mean_std_gradients(model: Any) -> MeanStdGradients:
-    """μ(x), σ(x), ∇μ(x) and ∇σ(x) in the objective's units for x of shape (n, d), as NumPy arrays."""
-    return build_posterior(model)[1]
-
-
 def _cached_mean_std(c: RbfCache) -> MeanStd:
+    """μ(x) and σ(x) in the objective's units for x of shape (n, d), as torch tensors."""
 
     def mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
         # squared distances written out: cdist's gradient is undefined at zero distance (at the data)

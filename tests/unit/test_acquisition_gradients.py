@@ -8,7 +8,7 @@ import torch
 
 from nago.bo import gp_posterior
 from nago.bo.gp_lp import LocalPenalisationProposer
-from nago.bo.gp_posterior import build_mean_std, build_mean_std_gradients, log_expected_improvement
+from nago.bo.gp_posterior import build_posterior, log_expected_improvement
 from nago.bo.log_ei import compute_log_ei_and_gradient, compute_log_h
 from nago.bo.penalisation import compute_log_hard_penalty_and_gradient, log_hard_penalty
 from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
@@ -56,12 +56,12 @@ def test_mean_std_gradients_equal_the_posterior_and_autograd(kernel: str) -> Non
     model = _fitted_model(kernel)
     rng = np.random.default_rng(4)
     x = np.concatenate([rng.random((40, 3)), model.train_inputs[0][:5].numpy()])  # type: ignore[attr-defined]
-    mu, sigma, grad_mu, grad_sigma = build_mean_std_gradients(model)(x)
+    mu, sigma, grad_mu, grad_sigma = build_posterior(model)[1](x)
     posterior = model.posterior(torch.from_numpy(x))  # type: ignore[attr-defined]
     np.testing.assert_allclose(mu, posterior.mean.squeeze(-1).detach().numpy(), rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(sigma, posterior.variance.sqrt().squeeze(-1).detach().numpy(), rtol=1e-5)
     points = torch.from_numpy(x).requires_grad_(True)
-    mu_t, sigma_t = build_mean_std(model)(points)
+    mu_t, sigma_t = build_posterior(model)[0](points)
     (reference_mu,) = torch.autograd.grad(mu_t.sum(), points, retain_graph=True)
     (reference_sigma,) = torch.autograd.grad(sigma_t.sum(), points)
     np.testing.assert_allclose(grad_mu, reference_mu.numpy(), rtol=1e-7, atol=1e-8)
@@ -73,9 +73,9 @@ def test_log_ei_gradient_equals_autograd_of_botorch_log_ei() -> None:
     model = _fitted_model("rbf")
     best = float(model.outcome_transform.untransform(model.train_targets.unsqueeze(-1))[0].max())  # type: ignore[attr-defined]
     x = np.random.default_rng(5).random((60, 3))
-    values, grads = compute_log_ei_and_gradient(*build_mean_std_gradients(model)(x), best)
+    values, grads = compute_log_ei_and_gradient(*build_posterior(model)[1](x), best)
     points = torch.from_numpy(x).requires_grad_(True)
-    reference = log_expected_improvement(*build_mean_std(model)(points), best)
+    reference = log_expected_improvement(*build_posterior(model)[0](points), best)
     (reference_grad,) = torch.autograd.grad(reference.sum(), points)
     np.testing.assert_allclose(values, reference.detach().numpy(), rtol=1e-7)
     np.testing.assert_allclose(grads, reference_grad.numpy(), rtol=1e-5, atol=1e-8)

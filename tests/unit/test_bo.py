@@ -226,12 +226,12 @@ def test_bad_tell_and_ask_are_named() -> None:
 
 
 def test_fast_posterior_equals_botorch_and_has_gradients_at_the_data() -> None:
-    from nago.bo.gp_posterior import build_mean_std, log_expected_improvement
+    from nago.bo.gp_posterior import build_posterior, log_expected_improvement
 
     proposer = _seeded(LocalPenalisationProposer(PLANE, seed=7), 15)
     assert isinstance(proposer, LocalPenalisationProposer)
     model = proposer.fit_model()
-    mean_std = build_mean_std(model)
+    mean_std = build_posterior(model)[0]
     x = torch.rand(50, 2, dtype=torch.float64)
     mu, sigma = mean_std(x)
     posterior = model.posterior(x)
