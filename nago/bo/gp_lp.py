@@ -35,7 +35,7 @@ from nago.bo.penalisation import (
     log_hard_penalty,
     penalty_radii,
 )
-from nago.bo.proposer import Proposer, space_filling
+from nago.bo.proposer import Proposer, check_at_least, space_filling
 from nago.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
@@ -91,7 +91,15 @@ class LocalPenalisationProposer(Proposer):
         self.local_starts = local_starts
         self.min_radius = min_radius
         self.around_best = around_best
+        self._check_settings()
         self.diagnostics = BatchDiagnostics()
+
+    def _check_settings(self) -> None:
+        check_at_least("initial_points", self.initial_points, 1)
+        check_at_least("raw_samples", self.raw_samples, 1)
+        check_at_least("local_starts", self.local_starts, 1)
+        check_at_least("min_radius", self.min_radius, 0.0)
+        check_at_least("around_best", self.around_best, 0)
 
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         self.diagnostics = BatchDiagnostics()
@@ -226,8 +234,10 @@ class LocalPenalisationProposer(Proposer):
 
     def restore(self, state: Mapping[str, Any]) -> None:
         super().restore(state)
-        self.initial_points = int(state["initial_points"])
-        self.raw_samples = int(state["raw_samples"])
-        self.local_starts = int(state["local_starts"])
-        self.min_radius = float(state.get("min_radius", MIN_RADIUS_LENGTHSCALES))
-        self.around_best = int(state.get("around_best", 0))  # states saved before it existed had none
+        self.initial_points = state["initial_points"]
+        self.raw_samples = state["raw_samples"]
+        self.local_starts = state["local_starts"]
+        self.min_radius = state.get("min_radius", MIN_RADIUS_LENGTHSCALES)
+        self.around_best = state.get("around_best", 0)  # states saved before it existed had none
+        self._check_settings()
+        self.min_radius = float(self.min_radius)

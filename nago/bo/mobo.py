@@ -25,7 +25,7 @@ from nago.bo.bnn import SghmcBnn
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.pareto import pareto_mask
 from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
-from nago.bo.proposer import check_state, space_filling, take_unique
+from nago.bo.proposer import check_at_least, check_state, space_filling, take_unique
 from nago.errors import InvalidInputError
 from nago.spaces import SearchSpace, Theta
 
@@ -51,8 +51,14 @@ class MoboProposer:
         self.seed = seed
         self.initial_points = initial_points if initial_points is not None else self.encoding.dims + 1
         self.raw_samples = raw_samples
+        self._check_settings()
         self.observations: list[ParetoPoint] = []
         self.proposed = 0
+
+    def _check_settings(self) -> None:
+        check_at_least("seed", self.seed, 0)
+        check_at_least("initial_points", self.initial_points, 1)
+        check_at_least("raw_samples", self.raw_samples, 1)
 
     def tell(self, theta: Mapping[str, object], accuracy: float, memory: float) -> None:
         if not math.isfinite(accuracy):
@@ -154,7 +160,8 @@ class MoboProposer:
     def restore(self, state: Mapping[str, Any]) -> None:
         check_state(state, self.kind, self.space)
         self.seed, self.proposed = int(state["seed"]), int(state["proposed"])
-        self.initial_points, self.raw_samples = int(state["initial_points"]), int(state["raw_samples"])
+        self.initial_points, self.raw_samples = state["initial_points"], state["raw_samples"]
+        self._check_settings()
         self.observations = [
             ParetoPoint(dict(o["theta"]), float(o["accuracy"]), float(o["memory"])) for o in state["observations"]
         ]

@@ -60,6 +60,15 @@ def space_filling(
     return chosen
 
 
+def check_at_least(name: str, value: float, least: float) -> None:
+    """A proposer setting must be a finite number (an integer where `least` is one) of at least `least`."""
+    wants_int = isinstance(least, int)
+    kind = "an integer" if wants_int else "a finite number"
+    is_number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not is_number or (wants_int and not isinstance(value, int)) or value < least:
+        raise InvalidInputError(name, f"must be {kind} of at least {least}, got {value!r}")
+
+
 def check_state(state: Mapping[str, Any], kind: str, space: SearchSpace) -> None:
     """A saved state must come from the same kind of proposer on the same space."""
     if state.get("kind") != kind or state.get("space") != space.name.value:
@@ -89,8 +98,7 @@ class Proposer:
     kind = "base"
 
     def __init__(self, space: SearchSpace, seed: int) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InvalidInputError("seed", f"must be a non-negative integer, got {seed!r}")
+        check_at_least("seed", seed, 0)
         self.space = space
         self.encoding = SpaceEncoding(space)
         self.seed = seed

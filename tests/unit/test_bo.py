@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import math
+import re
 
 import numpy as np
 import pytest
@@ -223,6 +224,32 @@ def test_bad_tell_and_ask_are_named() -> None:
         proposer.ask(0)
     with pytest.raises(InvalidInputError, match="proposer_state"):
         SobolProposer(PLANE, 0).restore(proposer.state())
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("seed", -1, "seed: must be an integer of at least 0, got -1"),
+        ("seed", True, "seed: must be an integer"),
+        ("initial_points", 0, "initial_points: must be an integer of at least 1, got 0"),
+        ("raw_samples", 0, "raw_samples: must be an integer of at least 1"),
+        ("raw_samples", 2.5, "raw_samples: must be an integer of at least 1, got 2.5"),
+        ("local_starts", 0, "local_starts: must be an integer of at least 1"),
+        ("min_radius", -0.1, "min_radius: must be a finite number of at least 0.0, got -0.1"),
+        ("min_radius", math.nan, "min_radius: must be a finite number"),
+        ("around_best", -5, "around_best: must be an integer of at least 0, got -5"),
+    ],
+)
+def test_bad_local_penalisation_settings_are_named(setting: str, value: object, message: str) -> None:
+    settings: dict[str, object] = {"seed": 0, setting: value}
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        LocalPenalisationProposer(PLANE, **settings)  # type: ignore[arg-type]
+
+
+def test_a_saved_state_with_a_bad_setting_is_refused() -> None:
+    state = LocalPenalisationProposer(PLANE, seed=0).state()
+    with pytest.raises(InvalidInputError, match="around_best: must be an integer of at least 0"):
+        LocalPenalisationProposer(PLANE, seed=0).restore({**state, "around_best": -1})
 
 
 def test_fast_posterior_equals_botorch_and_has_gradients_at_the_data() -> None:

@@ -125,3 +125,16 @@ def test_bad_results_are_named() -> None:
         proposer.tell({"x": 0.1, "y": 0.1}, 0.5, 0.0)
     with pytest.raises(InvalidInputError, match="accuracy"):
         proposer.tell({"x": 0.1, "y": 0.1}, float("inf"), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("seed", -1), ("initial_points", 0), ("raw_samples", 0), ("raw_samples", 1.5)]
+)
+def test_bad_settings_are_named(setting: str, value: object) -> None:
+    settings: dict[str, object] = {"seed": 0, setting: value}
+    with pytest.raises(InvalidInputError, match=f"{setting}: must be an integer of at least"):
+        MoboProposer(PLANE, **settings)  # type: ignore[arg-type]
+    state = MoboProposer(PLANE, seed=0).state()
+    if setting != "seed":
+        with pytest.raises(InvalidInputError, match=setting):
+            MoboProposer(PLANE, seed=0).restore({**state, setting: value})
