@@ -148,6 +148,7 @@ class Proposer:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         check_state(state, self.kind, self.space)
-        self.seed = int(state["seed"])
+        check_at_least("seed", state["seed"], 0)
+        self.seed = state["seed"]
         self.proposed = int(state["proposed"])
         self.observations = [Observation.from_json(o) for o in state["observations"]]

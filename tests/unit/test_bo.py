@@ -246,10 +246,11 @@ def test_bad_local_penalisation_settings_are_named(setting: str, value: object, 
         LocalPenalisationProposer(PLANE, **settings)  # type: ignore[arg-type]
 
 
-def test_a_saved_state_with_a_bad_setting_is_refused() -> None:
+@pytest.mark.parametrize(("setting", "value"), [("around_best", -1), ("local_starts", 1.5), ("seed", -3)])
+def test_a_saved_state_with_a_bad_setting_is_refused(setting: str, value: object) -> None:
     state = LocalPenalisationProposer(PLANE, seed=0).state()
-    with pytest.raises(InvalidInputError, match="around_best: must be an integer of at least 0"):
-        LocalPenalisationProposer(PLANE, seed=0).restore({**state, "around_best": -1})
+    with pytest.raises(InvalidInputError, match=f"{setting}: must be an integer of at least"):
+        LocalPenalisationProposer(PLANE, seed=0).restore({**state, setting: value})
 
 
 def test_fast_posterior_equals_botorch_and_has_gradients_at_the_data() -> None:
