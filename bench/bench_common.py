@@ -19,10 +19,13 @@ def make_unit_box(dims: int) -> SearchSpace:
 
 
 def format_quartiles(values: Sequence[float]) -> str:
-    """'q1/median/q3' to three significant digits, or '-' with fewer than two values. Inclusive quartiles:
-    they stay inside the data (the default 'exclusive' method extrapolates past the extremes of few seeds)."""
-    if len(values) < 2:
+    """'q1/median/q3' to three significant digits; the value itself for one value, '-' for none.
+    Inclusive quartiles: they stay inside the data (the default 'exclusive' method extrapolates past
+    the extremes of few seeds)."""
+    if not values:
         return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3g}"
     q = statistics.quantiles(values, n=4, method="inclusive")
     return f"{q[0]:.3g}/{statistics.median(values):.3g}/{q[2]:.3g}"
 
