@@ -1,9 +1,21 @@
-"""Training throughput (images/s) on Fashion-MNIST: 5 sampled HNAG networks against ResNet-18.
+"""Training throughput on Fashion-MNIST: `nago train` against a bare eager and a compiled loop, and ResNet-18.
 
-Side by side in one run: each network, and torchvision's ResNet-18 adapted to 28×28×1 (3×3 stride-1
-first conv on one channel, no max-pool), trains for the same number of SGD steps on the same
-batches with the trainer's augmentation; the ratio (HNAG / ResNet-18) is the figure to compare.
-On CUDA it also reports the batch size the trainer would choose and the peak memory.
+For each parameter budget (50K, 250K, 1M, 4M) and each of N HNAG networks (Θ uniform over the paper's
+ranges, seed 0, 28×28×1), side by side in one run:
+
+- **eager**: a bare loop (SGD, the trainer's augmentation, batch 96) over `--steps` steps after two
+  warm-up steps;
+- **compiled**: the same loop on `torch.compile(model)`; the first step's seconds are the compile time;
+- **trainer, today**: `nago train`'s own loop (`run_trial`, one epoch of `--steps` batches) with
+  compilation off: the code path before compilation existed;
+- **trainer, compiled**: the same with `compile: always`, its compile seconds from the final record;
+- **trainer, rule**: what `compile: auto` does for a reference trial of `--reference-epochs` epochs
+  on 54,000 images, and its images/s over that whole trial (compile time included), against the
+  faster of the bare loops over the same trial.
+
+Achieved training FLOP/s = analytic MACs × 2 × 3 × images/s (ResNet-18: its forward FLOPs counted by
+torch × 3). ResNet-18 adapted to 28×28×1 (3×3 stride-1 first conv on one channel, no max-pool) runs
+under the same bare loop once per budget. Run it on a quiet machine: loads move these figures 2-3×.
 
     .venv/bin/python bench/bench_train_throughput.py --networks 5 --steps 12
 """
@@ -11,25 +23,34 @@ On CUDA it also reports the batch size the trainer would choose and the peak mem
 from __future__ import annotations
 
 import argparse
+import io
 import platform
-import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torchvision
 from torch import nn
 from torch.nn import functional
+from torch.utils.flop_counter import FlopCounterMode
 
 from nago.architecture import InputSpec
 from nago.augment import random_crop, random_flip
-from nago.complexity import count_params
+from nago.compilation import PROBE_STEPS, CompileChoice, decide_compile
+from nago.complexity import measure_complexity
 from nago.data import DatasetSpec, load_dataset
 from nago.network import build_network
 from nago.protocol import TrainingProtocol
+from nago.records import FinalRecord, parse_record
 from nago.sampling import sample_architecture
+from nago.sinks import StdoutSink
 from nago.spaces import get_space
-from nago.trainer import choose_batch_size
+from nago.trainer import choose_batch_size, run_trial
+from nago.trial import TrialSpec
+
+HEAD_CHANNELS = {5e4: 64, 2.5e5: 128, 1e6: 512, 4e6: 1280}
+FULL_TRAINING_SPLIT = 54_000
 
 
 def build_resnet18_28(num_classes: int = 10) -> nn.Module:
@@ -39,11 +60,27 @@ def build_resnet18_28(num_classes: int = 10) -> nn.Module:
     return model
 
 
+def count_forward_flops(model: nn.Module) -> float:
+    """Forward FLOPs of one 28×28×1 image, counted by torch."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.eval()(torch.zeros(1, 1, 28, 28))
+    return float(counter.get_total_flops())
+
+
 def measure_images_per_second(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int, steps: int, device: torch.device
-) -> tuple[float, float | None]:
-    """Images/s over `steps` SGD steps after two warm-up steps; and peak CUDA memory in GB."""
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    wrap: Callable[[nn.Module], Callable[[torch.Tensor], torch.Tensor]] | None = None,
+) -> tuple[float, float, float | None]:
+    """Images/s over `steps` SGD steps after two warm-up steps, the first step's seconds (the compile
+    time when `wrap` compiles), and peak CUDA memory in GB."""
     model = model.to(device).train()
+    forward = wrap(model) if wrap is not None else model
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=3e-4)
     generator = torch.Generator().manual_seed(0)
     if device.type == "cuda":
@@ -53,59 +90,117 @@ def measure_images_per_second(
         index = torch.arange(i * batch, (i + 1) * batch) % images.shape[0]
         x = random_flip(random_crop(images[index].float().div(255), 2, generator), generator).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = functional.cross_entropy(model(x).float(), labels[index].to(device))
+            loss = functional.cross_entropy(forward(x).float(), labels[index].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
-    for i in range(2):
-        step(i)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    first = time.perf_counter()
+    step(0)
+    first_seconds = time.perf_counter() - first
+    step(1)
     start = time.perf_counter()
     for i in range(steps):
         step(i + 2)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) / 1e9 if device.type == "cuda" else None
-    return steps * batch / elapsed, peak
+    return steps * batch / elapsed, first_seconds, peak
+
+
+def run_trainer(
+    theta: dict[str, float | int], seed: int, budget: float, steps: int, batch: int, compile_: str
+) -> FinalRecord:
+    """`nago train`'s loop for one epoch of `steps` batches; returns its final record (with images/s added)."""
+    spec = TrialSpec(
+        theta=theta, seed=seed, param_budget=budget, head_channels=HEAD_CHANNELS[budget], device="auto",
+        dataset=DatasetSpec(train_limit=steps * batch, validation_fraction=0.02),
+        protocol=TrainingProtocol(epochs=1, batch_size=batch, compile=CompileChoice(compile_)),
+    )  # fmt: skip
+    out = io.StringIO()
+    run_trial(spec, [StdoutSink(out)])
+    records = [parse_record(line) for line in out.getvalue().splitlines() if line.strip()]
+    epoch, final = records[0], records[-1]
+    assert isinstance(final, FinalRecord) and final.status == "succeeded", final
+    assert epoch.kind == "epoch"
+    return final.model_copy(update={"train_seconds": steps * batch / epoch.images_per_second})
+
+
+def over_trial(images: float, steady: float, compile_seconds: float) -> float:
+    """Images/s over a whole trial of `images` images: compile time included."""
+    return images / (compile_seconds + images / steady)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--networks", type=int, default=5)
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--sizes", type=float, nargs="+", default=[5e4, 2.5e5, 1e6, 4e6], choices=list(HEAD_CHANNELS))
     parser.add_argument("--batch-size", type=int, default=96, help="CPU batch (CUDA: the trainer's automatic batch)")
+    parser.add_argument("--reference-epochs", type=int, default=60, help="the trial the rule is judged on")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = load_dataset(DatasetSpec(train_limit=4096))
     spec = InputSpec(channels=1, size=28, num_classes=10)
     images, labels = data.train.images, data.train.labels
-    threads = torch.get_num_threads()
-    print(f"machine: {platform.machine()}, device {device}, {threads} torch threads, torch {torch.__version__}")
+    print(
+        f"machine: {platform.machine()}, device {device}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}"
+    )
+    print(f"reference trial: {args.reference_epochs} epochs on {FULL_TRAINING_SPLIT} images")
     space = get_space("hnag")
-    rng = np.random.default_rng(args.seed)
-    ratios = []
-    header = f"{'network':<10} {'params':>10} {'nodes':>6} {'batch':>6} {'img/s':>8} {'resnet18 img/s':>15}"
-    print(f"{header} {'ratio':>6} peak GB")
-    for index in range(args.networks):
-        arch = sample_architecture(space, space.sample_theta(rng), index, spec)
-        net = build_network(arch)
-        batch = args.batch_size
-        if device.type == "cuda":
-            batch, _ = choose_batch_size(net.to(device), spec, TrainingProtocol(), device, len(labels))
-        torch.manual_seed(index)
-        ours, peak = measure_images_per_second(net, images, labels, batch, args.steps, device)
-        reference, _ = measure_images_per_second(build_resnet18_28(), images, labels, batch, args.steps, device)
-        ratios.append(ours / reference)
-        peak_text = f"{peak:.2f}" if peak is not None else "-"
+    resnet_flops = count_forward_flops(build_resnet18_28()) * 3
+    columns = ("network", "params", "ops", "batch", "eager", "compiled", "compile s", "trainer today",
+               "trainer compiled", "trainer compile s", "rule", "rule/best", "rule/today", "GFLOP/s eager",
+               "GFLOP/s rule", "peak GB")  # fmt: skip
+    print(" | ".join(columns))
+    for budget in args.sizes:
+        rng = np.random.default_rng(args.seed)
+        for index in range(args.networks):
+            theta = space.sample_theta(rng)
+            arch = sample_architecture(space, theta, index, spec, budget, HEAD_CHANNELS[budget])
+            size = measure_complexity(arch)
+            batch = args.batch_size
+            if device.type == "cuda":
+                batch, _ = choose_batch_size(build_network(arch).to(device), spec, TrainingProtocol(), device, 4096)
+            torch.manual_seed(index)
+            eager, _, peak = measure_images_per_second(build_network(arch), images, labels, batch, args.steps, device)
+            compiled, compile_seconds, _ = measure_images_per_second(
+                build_network(arch), images, labels, batch, args.steps, device, wrap=lambda m: torch.compile(m)
+            )
+            today = run_trainer(dict(theta), index, budget, args.steps + 2, batch, "never")
+            # compile: always times PROBE_STEPS + 1 eager steps, compiles on the next, then `steps` compiled steps
+            with_compile = run_trainer(dict(theta), index, budget, PROBE_STEPS + 2 + args.steps, batch, "always")
+            today_ips = (args.steps + 2) * batch / (today.train_seconds or 1.0)
+            trainer_compile = with_compile.compile_seconds or 0.0
+            eager_part = (PROBE_STEPS + 1) * batch / today_ips
+            total = (with_compile.train_seconds or 0.0) - trainer_compile - eager_part
+            trainer_steady = args.steps * batch / max(total, 1e-9)
+            trial_images = args.reference_epochs * FULL_TRAINING_SPLIT
+            decision = decide_compile(
+                CompileChoice.AUTO, arch.node_count, batch / today_ips, trial_images // batch, device.type
+            )
+            rule = over_trial(trial_images, trainer_steady, trainer_compile) if decision.compile else today_ips
+            best = max(eager, over_trial(trial_images, compiled, compile_seconds))
+            flops = size.macs * 2 * 3
+            peak_text = f"{peak:.2f}" if peak is not None else "-"
+            print(
+                f"hnag-{index} | {size.params:,} | {arch.node_count} | {batch} | {eager:.1f} | {compiled:.1f} | "
+                f"{compile_seconds:.0f} | {today_ips:.1f} | {trainer_steady:.1f} | {trainer_compile:.0f} | "
+                f"{'compiled' if decision.compile else 'eager'} {rule:.1f} | {rule / best:.2f} | "
+                f"{rule / today_ips:.2f} | {flops * eager / 1e9:.1f} | {flops * rule / 1e9:.1f} | {peak_text}",
+                flush=True,
+            )
+        resnet = build_resnet18_28()
+        reference, _, _ = measure_images_per_second(resnet, images, labels, args.batch_size, args.steps, device)
         print(
-            f"hnag-{index:<5} {count_params(arch):>10,} {arch.node_count:>6} {batch:>6} {ours:>8.1f}"
-            f" {reference:>15.1f} {ours / reference:>6.2f} {peak_text}"
+            f"resnet18 | {sum(p.numel() for p in resnet.parameters()):,} | - | {args.batch_size} | {reference:.1f} | "
+            "- | - | - | - | - | - | - | - | "
+            f"{resnet_flops * reference / 1e9:.1f} | - | -",
+            flush=True,
         )
-    print(f"median ratio (HNAG / ResNet-18): {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

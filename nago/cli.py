@@ -239,6 +239,12 @@ def _trial_spec(args: argparse.Namespace) -> TrialSpec:
                 "batch_size": args.batch_size,
                 "learning_rate": args.lr,
                 "augment": not args.no_augment,
+                "compile": args.compile,
+                **{
+                    knob: getattr(args, knob)
+                    for knob in ("cutout", "drop_path", "auxiliary_weight", "grad_clip")
+                    if getattr(args, knob) is not None
+                },
             },
         }
         if args.arch is not None:
@@ -270,7 +276,7 @@ def _run_train(args: argparse.Namespace) -> None:
 def _run_search(args: argparse.Namespace) -> None:
     from nago.atomic import write_text_atomically
     from nago.local_runner import LocalRunner
-    from nago.report import write_results
+    from nago.report import describe_final, write_results
     from nago.search_spec import load_search
 
     search = load_search(args.manifest)
@@ -280,6 +286,8 @@ def _run_search(args: argparse.Namespace) -> None:
     write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
     ledger = runner.run()
     report = write_results(search, ledger, state_dir / "results")
+    if (final := describe_final(ledger)) is not None:
+        print(final)
     print(f"{ledger.phase.value}: report in {report}")
     if ledger.phase.value == "Failed":
         raise SystemExit(ExitCode.RUNTIME_FAILURE)
@@ -347,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
             "when --redis-url (or NAGO_REDIS_URL) is set, with the password in NAGO_REDIS_PASSWORD."
         ),
         epilog="Exit codes: 0 success, 1 failure at run time, 2 bad input, 3 out of memory, "
-        "4 final record not delivered.",
+        "4 final record not delivered, 5 training diverged.",
     )
     _add_arch_options(train, allow_arch_file=True)
     train.add_argument("--trial", type=Path, help="the whole trial as a JSON or YAML file (instead of the flags)")
@@ -359,11 +367,43 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", type=Path, help="dataset folder (Fashion-MNIST defaults to Debian's)")
     train.add_argument("--train-limit", type=int, help="use only this many training images")
     train.add_argument("--validation-fraction", type=float, default=0.1, help="held-out share (default 0.1)")
-    train.add_argument("--protocol", default="search", help="search or final (default search)")
+    train.add_argument(
+        "--protocol",
+        default="search",
+        help="search (no regularisation) or final (clipping 5, and cutout, drop-path and auxiliary head scaled "
+        "to the budget; docs/trainer.md) (default search)",
+    )
     train.add_argument("--epochs", type=int, default=1, help="epochs to train (default 1)")
-    train.add_argument("--batch-size", type=int, help="batch size (default: the largest that fits, at most 512)")
-    train.add_argument("--lr", type=float, help="learning rate (default: 0.025 at batch 96 to 0.1 at 512)")
+    train.add_argument(
+        "--batch-size", type=int, help="batch size (default: 96 on CPU; on CUDA the largest that fits, at most 512)"
+    )
+    train.add_argument(
+        "--lr", type=float, help="learning rate (default: linear in the batch, 0.025 at batch 96 to 0.1 at 512)"
+    )
     train.add_argument("--no-augment", action="store_true", help="no random crop and flip")
+    train.add_argument(
+        "--cutout",
+        type=int,
+        help="cutout side in pixels (default: 0 for search; final: side/2 × min(1, epochs/600), so 16 on 32×32 "
+        "at 600 epochs)",
+    )
+    train.add_argument(
+        "--drop-path",
+        type=float,
+        help="final drop-path probability (default: 0 for search; final: 0.2 × min(1, epochs/600) from 100 epochs)",
+    )
+    train.add_argument(
+        "--auxiliary-weight",
+        type=float,
+        help="auxiliary head's loss weight (default: 0 for search; final: 0.4 from 100 epochs on)",
+    )
+    train.add_argument("--grad-clip", type=float, help="max gradient norm (default: none for search, 5 for final)")
+    train.add_argument(
+        "--compile",
+        default="auto",
+        help="torch.compile the training step: auto (when the trial's steps pay back the compile time), "
+        "always or never (default auto)",
+    )
     train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     train.add_argument("--checkpoint", type=Path, help="checkpoint file: written every epoch, resumed from")
     train.add_argument("--jsonl", type=Path, help="also append the records to this file")

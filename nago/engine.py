@@ -7,7 +7,7 @@ what it returns (launch a trial attempt, cancel one, the search finished). Rules
 - Algorithm 1: synchronous mode proposes the next batch of B only when the previous batch is done;
   asynchronous mode proposes as soon as a slot is free, penalising the running configurations
   (Alvi et al. 2019). BOHB hands out rungs and promotions as slots free (appendix C.1).
-- Exit codes (docs/trainer.md): 2 (bad input) and 3 (out of memory) fail at once; others are
+- Exit codes (docs/trainer.md): 2 (bad input), 3 (out of memory) and 5 (diverged) fail at once; others are
   retried up to `maxRetries`, then fail. A process that exited 0 without a final record fails as
   MetricsMissing after `metricsTimeoutSeconds`.
 - More than `maxFailedTrials` failures end the search as Failed (reason TooManyFailedTrials).
@@ -143,12 +143,14 @@ class _Engine:
         trial.state, trial.reason, trial.message, trial.finished_at = TrialState.FAILED, reason, message, self.now
 
     def _exit(self, trial: TrialEntry, code: int, message: str | None) -> None:
-        """A failed attempt: fail at once on bad input or OOM, else retry while retries are left."""
+        """A failed attempt: fail at once on bad input, OOM or divergence, else retry while retries are left."""
         trial.exit_code = code
         if code == ExitCode.BAD_INPUT:
             self._fail(trial, "BadInput", message)
         elif code == ExitCode.OUT_OF_MEMORY:
             self._fail(trial, "OutOfMemory", message)
+        elif code == ExitCode.DIVERGED:
+            self._fail(trial, "Diverged", message)  # the same seed and settings diverge again: no retry
         else:
             self._retry_or_fail(trial, "RunTimeError" if code != ExitCode.REPORT_UNDELIVERED else "ReportUndelivered",
                                 message or f"exit code {code}")  # fmt: skip

@@ -8,6 +8,7 @@ input errors, which retrying cannot fix, from failures at run time, which it may
 | 2 | bad input: the message names the field | no |
 | 3 | out of memory on the device | with a smaller batch or on a larger device |
 | 4 | training finished but the final record could not be delivered | re-deliver, not re-train |
+| 5 | training diverged (non-finite or exploding loss, or at chance all along) | no: lower the learning rate |
 """
 
 from __future__ import annotations
@@ -21,3 +22,4 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     OUT_OF_MEMORY = 3
     REPORT_UNDELIVERED = 4
+    DIVERGED = 5

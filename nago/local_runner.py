@@ -194,6 +194,23 @@ class Display:
             self.stream.flush()
         self.last = text
 
+    def announce(self, trial: TrialEntry, best: float | None, now: float) -> None:
+        """One lasting line for a trial that has just settled: its accuracy and the best so far."""
+        result = trial.result
+        if trial.state is TrialState.SUCCEEDED and result is not None:
+            test = f", test accuracy {result.test_accuracy:.4f}" if result.test_accuracy is not None else ""
+            params = f", {result.params:,} params" if result.params is not None else ""
+            best_text = f" · best {best:.4f}" if best is not None else ""
+            text = (
+                f"{trial.trial_id} ({trial.purpose.value}): val accuracy {result.accuracy:.4f}{test}{params}{best_text}"
+            )
+        else:
+            text = f"{trial.trial_id} ({trial.purpose.value}) failed: {trial.reason}: {trial.message}"
+        clear = "\r\x1b[2K" if self.live else ""
+        self.stream.write(f"{clear}[{_clock(now - self.started)}] {text}\n")
+        self.stream.flush()
+        self.last = ""
+
     def close(self) -> None:
         """End the live line (once)."""
         if self.live and self.last:
@@ -248,6 +265,7 @@ class LocalRunner:
         ledger = load_ledger(self.state_dir, self.search.metadata.name)
         previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         display = Display(self.output, time.time())
+        announced = {t.trial_id for t in ledger.trials if t.done}
         try:
             events = self._poll(ledger, recovering=True)  # after a restart
             while True:
@@ -263,6 +281,11 @@ class LocalRunner:
                         self._launch(action.trial)
                     elif isinstance(action, CancelTrial):
                         self._stop(action.trial_id)
+                best = ledger.best()
+                for trial in ledger.trials:
+                    if trial.done and trial.trial_id not in announced:
+                        announced.add(trial.trial_id)
+                        display.announce(trial, best.result.accuracy if best and best.result else None, now)
                 display.show(self._progress(ledger), self.spec.budget.parallelism, now)
                 if any(isinstance(a, SearchFinished) for a in step.actions) or ledger.phase in (
                     SearchPhase.SUCCEEDED, SearchPhase.FAILED,

@@ -61,12 +61,20 @@ class DropPath(nn.Module):
     """Zero a whole operation output per sample with probability p while training, scaling the rest
     by 1/(1−p) (nago-spec §6(b); the trainer ramps p from 0 over the epochs)."""
 
+    p: Tensor
+
     def __init__(self) -> None:
         super().__init__()
-        self.p = 0.0
+        # A tensor, not a float, so a compiled step does not recompile when the ramp moves p each epoch.
+        self.register_buffer("p", torch.zeros(()), persistent=False)
+        self.active = False
+
+    def set(self, p: float) -> None:
+        self.p.fill_(p)
+        self.active = p > 0
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p <= 0:
+        if not self.training or not self.active:
             return x
         keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype) >= self.p
         return x * keep / (1 - self.p)
@@ -277,11 +285,17 @@ class GeneratedNetwork(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_with_auxiliary(x)[0]
 
+    def set_drop_path_probability(self, p: float) -> None:
+        """Change the probability only, not whether drop-path runs (a compiled step is not recompiled)."""
+        for module in self.modules():
+            if isinstance(module, DropPath):
+                module.p.fill_(p)
+
     def set_drop_path(self, p: float) -> None:
         """Set the drop-path probability of every operation."""
         for module in self.modules():
             if isinstance(module, DropPath):
-                module.p = p
+                module.set(p)
 
 
 def initialise_weights(module: nn.Module) -> None:

@@ -60,6 +60,8 @@ class FinalRecord(_RecordBase):
     learning_rate: float | None = None
     device: str | None = None
     train_seconds: float | None = None
+    compiled: bool | None = Field(default=None, description="whether the training step was compiled (torch.compile)")
+    compile_seconds: float | None = Field(default=None, description="seconds of the first compiled step")
 
 
 Record = Annotated[EpochRecord | FinalRecord, Field(discriminator="kind")]

@@ -164,6 +164,20 @@ def _plot(search: GeneratorSearch, ledger: Ledger, front: list[TrialEntry], fold
     return written
 
 
+def describe_final(ledger: Ledger) -> str | None:
+    """One line on the networks a search returns: their test accuracy, parameters and memory per image."""
+    groups = [g for g in summarise_final(ledger) if g["succeeded"]]
+    if not groups:
+        return None
+    best = max(groups, key=lambda g: g["test_accuracy"]["mean"])
+    memory = best["memory_per_image"]
+    memory_text = f", {_fmt(memory, 1e6, 3)} MB of memory per image" if memory is not None else ""
+    return (
+        f"final networks from Θ*: test accuracy {_fmt(best['test_accuracy'])} ({best['succeeded']} networks), "
+        f"{_fmt(best['params'], 1, 6)} parameters{memory_text}"
+    )
+
+
 def _fmt(stat: dict[str, float] | None, scale: float = 1.0, digits: int = 4) -> str:
     if stat is None:
         return "-"
@@ -179,6 +193,10 @@ def _markdown(
     lines = [
         f"# Search `{search.metadata.name}`: {ledger.phase.value}",
         "",
+    ]
+    if (final := describe_final(ledger)) is not None:
+        lines += [f"**{final}**", ""]
+    lines += [
         f"- space {spec.space.name.value}, strategy {spec.strategy.kind.value} ({spec.strategy.mode.value}, "
         f"batch {spec.strategy.batch_size}), dataset {spec.dataset.kind.value}",
         f"- trials: {len(trials)} of {spec.budget.max_trials}, {len(failed)} failed"

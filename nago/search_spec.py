@@ -150,6 +150,11 @@ class FinalSettings(SpecModel):
     pareto_points: int = Field(
         default=3, ge=1, le=100, description="MOBO: Pareto-optimal Θ evaluated, spread over the front"
     )
+    train_limit: int | None = Field(
+        default=None, ge=1,
+        description="training images of each final network (None: the dataset's trainLimit, as for search trials); "
+        "set it above the training split's size to train on all of it",
+    )  # fmt: skip
     protocol: TrainingProtocol = Field(
         default_factory=lambda: TrainingProtocol(mode=ProtocolMode.FINAL),
         description="the final protocol: cutout, drop-path, auxiliary head, clipping",

@@ -10,33 +10,46 @@ one final record, also when it fails; the exit code says how it ended (`nago.exi
 from __future__ import annotations
 
 import copy
+import math
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional
 
 from nago.architecture import Architecture, InputSpec, read_architecture
 from nago.augment import crop_padding_for, cutout, random_crop, random_flip
 from nago.checkpoint import check_writable, load_checkpoint, save_checkpoint
+from nago.compilation import PROBE_STEPS, decide_compile
 from nago.complexity import measure_complexity
 from nago.data import ImageSet, LoadedDataset, load_dataset
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
 from nago.memory import measure_memory_per_image
-from nago.network import GeneratedNetwork, build_network
-from nago.protocol import REFERENCE_BATCH, ProtocolMode, TrainingProtocol
+from nago.network import DropPath, GeneratedNetwork, build_network
+from nago.protocol import REFERENCE_BATCH, ProtocolMode, Regularisation, TrainingProtocol, warn_learning_rate
 from nago.records import EpochRecord, FinalRecord
 from nago.sampling import sample_architecture
 from nago.sinks import RecordSink
 from nago.spaces import get_space
 from nago.trial import TrialSpec
 
+BATCH_NORM_IMAGES = 2048  # training images whose statistics evaluation uses (recompute_batch_norm)
 CUDA_MEMORY_HEADROOM = 0.8  # share of free device memory the automatic batch may plan to use
+# Divergence (docs/trainer.md, "Divergence"): a validation loss this many times the chance loss ln(C) at
+# the end, or a training loss within 2 % of ln(C) in every epoch of a run of at least 100 steps.
+EXPLODED_LOSS_FACTOR = 100.0
+STUCK_LOSS_SHARE = 0.98
+STUCK_MIN_STEPS = 100
+
+
+class TrainingDivergedError(Exception):
+    """Training went nowhere a retry could fix: non-finite or exploding loss, or stuck at chance."""
 
 
 def _log(message: str) -> None:
@@ -121,9 +134,17 @@ class _Run:
     mean: Tensor
     std: Tensor
     measured_memory: float | None
+    regularisation: Regularisation
+    forward: Callable[[Tensor], tuple[Tensor, Tensor | None]] | None = None
+    compile_decided: bool = False
+    compiled: bool = False
+    compile_seconds: float | None = None
     epochs_done: int = 0
+    steps: int = 0
+    train_losses: list[float] = field(default_factory=list)
     best_val_accuracy: float = 0.0
     last_val_accuracy: float = 0.0
+    last_val_loss: float = 0.0
     train_seconds: float = 0.0
 
     @property
@@ -141,8 +162,11 @@ class _Run:
         return {
             "identity": self.identity(),
             "epochs_done": self.epochs_done,
+            "steps": self.steps,
+            "train_losses": self.train_losses,
             "best_val_accuracy": self.best_val_accuracy,
             "last_val_accuracy": self.last_val_accuracy,
+            "last_val_loss": self.last_val_loss,
             "train_seconds": self.train_seconds,
             "batch_size": self.batch_size,
             "model": self.net.state_dict(),
@@ -159,8 +183,11 @@ class _Run:
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.epochs_done = int(state["epochs_done"])
+        self.steps = int(state.get("steps", 0))
+        self.train_losses = [float(loss) for loss in state.get("train_losses", [])]
         self.best_val_accuracy = float(state["best_val_accuracy"])
         self.last_val_accuracy = float(state["last_val_accuracy"])
+        self.last_val_loss = float(state.get("last_val_loss", 0.0))
         self.train_seconds = float(state["train_seconds"])
 
 
@@ -174,11 +201,14 @@ def _prepare(spec: TrialSpec) -> _Run:
     device = resolve_device(spec.device)
     torch.manual_seed(spec.seed)
     generator = torch.Generator().manual_seed(spec.seed)
-    net = build_network(arch, auxiliary=protocol.auxiliary_weight > 0).to(device)
+    regularisation = protocol.regularisation(data.size)
+    net = build_network(arch, auxiliary=regularisation.auxiliary_weight > 0).to(device)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     batch_size, measured = choose_batch_size(net, input_spec, protocol, device, len(data.train))
     learning_rate = protocol.learning_rate_for(batch_size)
+    if protocol.learning_rate is not None and (warning := warn_learning_rate(learning_rate, batch_size)):
+        _log(f"nago train: {warning}")
     optimizer = torch.optim.SGD(
         net.parameters(), lr=learning_rate, momentum=protocol.momentum, weight_decay=protocol.weight_decay
     )
@@ -186,8 +216,9 @@ def _prepare(spec: TrialSpec) -> _Run:
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
     run = _Run(
-        spec, arch, data, net, device, batch_size, learning_rate, optimizer, scheduler, generator, mean, std, measured
-    )
+        spec, arch, data, net, device, batch_size, learning_rate, optimizer, scheduler, generator, mean, std, measured,
+        regularisation,
+    )  # fmt: skip
     if spec.checkpoint is not None:
         saved = load_checkpoint(spec.checkpoint, run.identity())
         if saved is not None:
@@ -203,6 +234,26 @@ def _batches(run: _Run, split: _DeviceData, batch_size: int, order: Tensor | Non
     return [c.to(run.device) for c in chunks if len(c) > 1 or order is None]
 
 
+def _decide_compile(run: _Run, probe_started: float, steps_left: int) -> None:
+    """After PROBE_STEPS timed eager steps: compile the training step if it pays (nago.compilation)."""
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    step_seconds = (time.perf_counter() - probe_started) / PROBE_STEPS
+    epochs_left = run.protocol.epochs - run.epochs_done - 1
+    steps_left += epochs_left * (len(run.data.train) // run.batch_size)
+    decision = decide_compile(run.protocol.compile, run.arch.node_count, step_seconds, steps_left, run.device.type)
+    run.compile_decided = True
+    _log(
+        f"compile: {'yes' if decision.compile else 'no'} ({run.protocol.compile.value}; {steps_left} steps left at "
+        f"{step_seconds * 1000:.0f} ms, expected cost {decision.expected_compile_seconds:.0f} s, "
+        f"expected saving {decision.expected_seconds_saved:.0f} s)"
+    )
+    if decision.compile:
+        mode = "reduce-overhead" if run.device.type == "cuda" else None  # CUDA graphs on the GPU
+        run.forward = torch.compile(run.net.forward_with_auxiliary, mode=mode, dynamic=False)
+        run.compiled = True
+
+
 def _train_epoch(run: _Run, train: _DeviceData) -> tuple[float, float, int]:
     """One pass over the training split; returns mean loss, accuracy and images seen."""
     protocol = run.protocol
@@ -211,22 +262,31 @@ def _train_epoch(run: _Run, train: _DeviceData) -> tuple[float, float, int]:
     loss_sum = torch.zeros((), device=run.device)
     correct = torch.zeros((), device=run.device, dtype=torch.long)
     seen = 0
+    probe_started = time.perf_counter()
     padding = crop_padding_for(run.data.size)
-    for index in _batches(run, train, run.batch_size, order):
+    batches = _batches(run, train, run.batch_size, order)
+    for number, index in enumerate(batches):
+        if run.compiled and len(index) < run.batch_size:
+            continue  # a compiled step keeps one batch shape: the short last batch is left out
+        if not run.compile_decided and number == 1 + PROBE_STEPS:
+            _decide_compile(run, probe_started, steps_left=len(batches) - number)
+        if number == 1:
+            probe_started = time.perf_counter()
+        step_started = time.perf_counter()
         x = train.images[index].float().div_(255)
         y = train.labels[index]
         if protocol.augment:
             x = random_flip(random_crop(x, padding, run.generator), run.generator)
         x = (x - run.mean) / run.std
-        x = cutout(x, protocol.cutout, run.generator)
+        x = cutout(x, run.regularisation.cutout, run.generator)
         if run.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
-            logits, aux = run.net.forward_with_auxiliary(x)
+            logits, aux = (run.forward or run.net.forward_with_auxiliary)(x)
         loss = functional.cross_entropy(logits.float(), y, label_smoothing=protocol.label_smoothing)
         if aux is not None:
             aux_loss = functional.cross_entropy(aux.float(), y, label_smoothing=protocol.label_smoothing)
-            loss = loss + protocol.auxiliary_weight * aux_loss
+            loss = loss + run.regularisation.auxiliary_weight * aux_loss
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         if protocol.grad_clip is not None:
@@ -235,9 +295,54 @@ def _train_epoch(run: _Run, train: _DeviceData) -> tuple[float, float, int]:
         loss_sum += loss.detach() * len(index)
         correct += (logits.argmax(dim=1) == y).sum()
         seen += len(index)
+        run.steps += 1
+        if run.compiled and run.compile_seconds is None:
+            run.compile_seconds = time.perf_counter() - step_started
     if not torch.isfinite(loss_sum):
-        raise FloatingPointError("the training loss is not finite; lower the learning rate")
+        raise TrainingDivergedError(f"the training loss is not finite after {run.steps} steps; lower the learning rate")
     return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1), seen
+
+
+@torch.no_grad()
+def recompute_batch_norm(run: _Run, train: _DeviceData) -> None:
+    """Re-estimate every batch-norm layer's running mean and variance with the current weights, as
+    the average over the first BATCH_NORM_IMAGES training images in training batches (docs/trainer.md,
+    "Evaluation"). Running averages with momentum 0.1 lag weights that moved fast during the epoch,
+    which made short runs evaluate far below their training accuracy. Training is untouched: in
+    training mode a layer normalises with its batch's own statistics."""
+    norms = [m for m in run.net.modules() if isinstance(m, nn.BatchNorm2d) and m.running_mean is not None]
+    sums: dict[nn.BatchNorm2d, list[Tensor]] = {m: [] for m in norms}
+
+    def capture(module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
+        x = inputs[0].float()
+        mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=True)
+        sums[module].append(torch.stack([mean, var]))  # type: ignore[index]
+
+    hooks = [m.register_forward_pre_hook(capture) for m in norms]
+    drop_path = [m.p.clone() for m in run.net.modules() if isinstance(m, DropPath)]
+    run.net.set_drop_path_probability(0.0)
+    run.net.train()
+    try:
+        count = min(BATCH_NORM_IMAGES, int(train.labels.shape[0]))
+        for index in _batches(run, train, run.batch_size, torch.arange(count)):
+            x = (train.images[index].float().div_(255) - run.mean) / run.std
+            if run.device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
+                run.net(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        paths = [m for m in run.net.modules() if isinstance(m, DropPath)]
+        for path, p in zip(paths, drop_path, strict=True):
+            path.p.copy_(p)
+    for norm, stats in sums.items():
+        if stats:
+            mean, var = torch.stack(stats).mean(dim=0)
+            running_mean, running_var = norm.running_mean, norm.running_var
+            assert running_mean is not None and running_var is not None
+            running_mean.copy_(mean)
+            running_var.copy_(var)
 
 
 @torch.no_grad()
@@ -287,20 +392,25 @@ def _train(run: _Run, reporter: Reporter) -> FinalRecord:
     protocol = run.protocol
     train = _DeviceData.of(run.data.train, run.device)
     validation = _DeviceData.of(run.data.validation, run.device)
+    rules = run.regularisation
     _log(
         f"{run.spec.trial_id}: {run.arch.node_count} operations, {measure_complexity(run.arch).params:,} params, "
-        f"batch {run.batch_size}, lr {run.learning_rate:.4f}, {len(run.data.train)} training images on {run.device}"
+        f"batch {run.batch_size}, lr {run.learning_rate:.4f}, {len(run.data.train)} training images on {run.device}; "
+        f"cutout {rules.cutout}, drop-path {rules.drop_path:.3g}, auxiliary {rules.auxiliary_weight:g}, "
+        f"clip {protocol.grad_clip}"
     )
     for epoch in range(run.epochs_done + 1, protocol.epochs + 1):
-        run.net.set_drop_path(protocol.drop_path * (epoch - 1) / protocol.epochs)
+        run.net.set_drop_path(run.regularisation.drop_path * (epoch - 1) / protocol.epochs)
         started = time.perf_counter()
         learning_rate = run.optimizer.param_groups[0]["lr"]
         train_loss, train_accuracy, seen = _train_epoch(run, train)
         trained = time.perf_counter() - started
         run.scheduler.step()
+        recompute_batch_norm(run, train)
         val_loss, val_accuracy = evaluate(run, validation)
         elapsed = time.perf_counter() - started
-        run.epochs_done, run.last_val_accuracy = epoch, val_accuracy
+        run.epochs_done, run.last_val_accuracy, run.last_val_loss = epoch, val_accuracy, val_loss
+        run.train_losses.append(train_loss)
         run.best_val_accuracy = max(run.best_val_accuracy, val_accuracy)
         run.train_seconds += elapsed
         record = EpochRecord(
@@ -322,6 +432,7 @@ def _train(run: _Run, reporter: Reporter) -> FinalRecord:
         )
         if run.spec.checkpoint is not None:
             save_checkpoint(run.spec.checkpoint, run.state())
+    check_convergence(run.train_losses, run.last_val_loss, run.steps, run.data.num_classes)
     test_accuracy = None
     if run.data.test is not None:
         test_accuracy = evaluate(run, _DeviceData.of(run.data.test, run.device))[1]
@@ -343,7 +454,25 @@ def _train(run: _Run, reporter: Reporter) -> FinalRecord:
         learning_rate=run.learning_rate,
         device=str(run.device),
         train_seconds=run.train_seconds,
+        compiled=run.compiled,
+        compile_seconds=run.compile_seconds,
     )
+
+
+def check_convergence(train_losses: list[float], val_loss: float, steps: int, num_classes: int) -> None:
+    """Raise TrainingDivergedError when a finished run did not train (docs/trainer.md, "Divergence"): a
+    non-finite or exploding final validation loss (over 100 × ln C), or a training loss of at least
+    0.98 × ln C, the loss of a uniform guess, in every epoch of a run of at least 100 steps."""
+    chance = math.log(num_classes)
+    if not math.isfinite(val_loss) or val_loss > EXPLODED_LOSS_FACTOR * chance:
+        raise TrainingDivergedError(
+            f"the validation loss exploded to {val_loss:.3g} (chance is {chance:.3g}); lower the learning rate"
+        )
+    if steps >= STUCK_MIN_STEPS and train_losses and min(train_losses) >= STUCK_LOSS_SHARE * chance:
+        raise TrainingDivergedError(
+            f"the training loss never went below chance: {min(train_losses):.3g} or more in all {len(train_losses)} "
+            f"epochs ({steps} steps; chance is {chance:.3g}); lower the learning rate or check the data"
+        )
 
 
 def run_trial(spec: TrialSpec, sinks: list[RecordSink], flush_timeout: float = 30.0) -> ExitCode:
@@ -354,6 +483,8 @@ def run_trial(spec: TrialSpec, sinks: list[RecordSink], flush_timeout: float = 3
         final = _train(_prepare(spec), reporter)
     except InvalidInputError as error:
         code, message = ExitCode.BAD_INPUT, str(error)
+    except TrainingDivergedError as error:
+        code, message = ExitCode.DIVERGED, f"diverged: {error}"
     except torch.cuda.OutOfMemoryError as error:
         code, message = ExitCode.OUT_OF_MEMORY, f"out of memory: {str(error).splitlines()[0]}"
     except Exception as error:  # any other failure is reported, then exits 1

@@ -146,7 +146,10 @@ def _mode_dependent_knobs() -> dict[str, str]:
     for name in TrainingProtocol.model_json_schema(by_alias=True)["properties"]:
         values = {mode: preset[name] for mode, preset in presets.items()}
         if name != "mode" and len({json.dumps(value) for value in values.values()}) > 1:
-            knobs[name] = ", ".join(f"{json.dumps(value)} for mode {mode}" for mode, value in values.items())
+            knobs[name] = ", ".join(
+                f"{'the budget rule' if value is None else json.dumps(value)} for mode {mode}"
+                for mode, value in values.items()
+            )
     return knobs
 
 

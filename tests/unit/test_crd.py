@@ -161,7 +161,7 @@ def test_protocol_knobs_set_by_the_mode_get_no_default() -> None:
     protocol = _schema()["properties"]["spec"]["properties"]["final"]["properties"]["protocol"]
     knobs = {"cutout", "dropPath", "auxiliaryWeight", "gradClip"}
     assert not any("default" in protocol["properties"][knob] for knob in knobs)
-    assert "unset: 0 for mode search, 16 for mode final" in protocol["properties"]["cutout"]["description"]
+    assert "unset: 0 for mode search, the budget rule for mode final" in protocol["properties"]["cutout"]["description"]
     assert TrainingProtocol.model_validate(protocol["default"]) == TrainingProtocol(mode=ProtocolMode.FINAL)
 
 

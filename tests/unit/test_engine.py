@@ -90,6 +90,7 @@ def test_a_batch_larger_than_parallelism_queues_its_rest() -> None:
         (137, TrialState.RUNNING, "RunTimeError", True),
         (2, TrialState.FAILED, "BadInput", False),
         (3, TrialState.FAILED, "OutOfMemory", False),
+        (5, TrialState.FAILED, "Diverged", False),  # the same seed and settings diverge again
     ],
 )
 def test_retry_or_not_by_exit_code(code: int, state: TrialState, reason: str, relaunched: bool) -> None:

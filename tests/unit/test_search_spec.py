@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from nago.errors import InvalidInputError
-from nago.protocol import ProtocolMode
+from nago.protocol import ProtocolMode, Regularisation
 from nago.search_spec import BatchMode, StrategyKind, load_search, parse_search
 from nago.spaces import SpaceName
 
@@ -23,7 +23,8 @@ def test_defaults_follow_the_paper() -> None:
     assert spec.strategy.batch_size == 8 and spec.strategy.mode is BatchMode.ASYNC
     assert spec.strategy.bohb.eta == 2 and spec.strategy.bohb.budgets == [30, 60, 120]
     assert spec.final.architectures == 8 and spec.final.protocol.mode is ProtocolMode.FINAL
-    assert spec.final.protocol.cutout == 16 and spec.final.protocol.auxiliary_weight == 0.4
+    final = spec.final.protocol.model_copy(update={"epochs": spec.final.epochs})
+    assert spec.final.epochs == 600 and final.regularisation(32) == Regularisation(16, 0.2, 0.4)
 
 
 def test_camel_and_snake_case_are_both_accepted() -> None:
