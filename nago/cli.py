@@ -277,9 +277,11 @@ def _run_search(args: argparse.Namespace) -> None:
     from nago.atomic import write_text_atomically
     from nago.local_runner import LocalRunner
     from nago.report import describe_final, write_results
-    from nago.search_spec import load_search
+    from nago.search_spec import list_learning_rate_warnings, load_search
 
     search = load_search(args.manifest)
+    for warning in list_learning_rate_warnings(search.spec):
+        print(f"nago search: {warning}", file=sys.stderr)
     state_dir = args.state_dir or Path("nago-runs") / search.metadata.name
     redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")
     runner = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds, redis_url=redis_url)

@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 
 from nago.data import DatasetSpec
 from nago.errors import InvalidInputError
-from nago.protocol import ProtocolMode, TrainingProtocol
+from nago.protocol import ProtocolMode, TrainingProtocol, warn_learning_rate
 from nago.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET
 from nago.spaces import SearchSpace, SpaceName, get_space
 
@@ -279,3 +279,13 @@ def load_search(path: Path) -> GeneratorSearch:
     if len(documents) != 1:
         raise InvalidInputError("manifest", f"{path} must hold exactly one document, found {len(documents)}")
     return parse_search(documents[0])
+
+
+def list_learning_rate_warnings(spec: GeneratorSearchSpec) -> list[str]:
+    """A line for each protocol whose set learning rate is far from the batch rule (appendix C)."""
+    warnings = []
+    for field, protocol in (("training", spec.training.protocol), ("final", spec.final.protocol)):
+        rate, batch = protocol.learning_rate, protocol.batch_size
+        if rate is not None and batch is not None and (warning := warn_learning_rate(rate, batch)):
+            warnings.append(f"spec.{field}.protocol: {warning}")
+    return warnings

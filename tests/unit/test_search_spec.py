@@ -9,7 +9,7 @@ import pytest
 
 from nago.errors import InvalidInputError
 from nago.protocol import ProtocolMode, Regularisation
-from nago.search_spec import BatchMode, StrategyKind, load_search, parse_search
+from nago.search_spec import BatchMode, StrategyKind, list_learning_rate_warnings, load_search, parse_search
 from nago.spaces import SpaceName
 
 
@@ -111,3 +111,20 @@ def test_unreadable_files_are_named(tmp_path: Path, text: str, message: str) -> 
 def test_every_example_is_a_valid_search(path: Path) -> None:
     search = load_search(path)
     assert search.metadata.name == path.stem
+
+
+@pytest.mark.parametrize(
+    ("training", "final", "fields"),
+    [
+        ({"batchSize": 32, "learningRate": 0.1}, {}, ["spec.training.protocol"]),  # 7.4× the rule at batch 32
+        ({"batchSize": 32, "learningRate": 0.03}, {"batchSize": 32, "learningRate": 0.03}, []),  # the quickstart's
+        ({"learningRate": 0.1}, {"batchSize": 512, "learningRate": 0.001}, ["spec.final.protocol"]),  # batch unset
+        ({}, {}, []),
+    ],
+)
+def test_a_learning_rate_far_from_the_batch_rule_is_warned_about(
+    training: dict[str, float], final: dict[str, float], fields: list[str]
+) -> None:
+    spec = parse_search(_manifest(training={"protocol": training}, final={"protocol": {"mode": "final", **final}})).spec
+    warnings = list_learning_rate_warnings(spec)
+    assert [w.split(":")[0] for w in warnings] == fields
