@@ -324,12 +324,16 @@ def recompute_batch_norm(run: _Run, train: _DeviceData) -> None:
     run.net.train()
     try:
         count = min(BATCH_NORM_IMAGES, int(train.labels.shape[0]))
-        for index in _batches(run, train, run.batch_size, torch.arange(count)):
-            x = (train.images[index].float().div_(255) - run.mean) / run.std
-            if run.device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
-                run.net(x)
+        # The head's dropout draws from torch's generator in training mode: a forked generator leaves
+        # training with the same random stream as without this pass.
+        devices = [run.device] if run.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            for index in _batches(run, train, run.batch_size, torch.arange(count)):
+                x = (train.images[index].float().div_(255) - run.mean) / run.std
+                if run.device.type == "cuda":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
+                    run.net(x)
     finally:
         for hook in hooks:
             hook.remove()

@@ -216,3 +216,20 @@ def test_failure_at_run_time_exits_1_and_still_reports_a_final_record() -> None:
     assert (
         isinstance(failed, FinalRecord) and failed.status == "failed" and "CUDA is not available" in str(failed.error)
     )
+
+
+def test_re_estimating_batch_norm_changes_evaluation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statistics pass before each evaluation leaves training exactly as it was (the head's dropout
+    draws from a forked generator) and only changes what evaluation sees."""
+    spec = TrialSpec(
+        theta=SMALL_THETA, seed=3, param_budget=3e4, head_channels=32, device="cpu",
+        dataset=DatasetSpec(train_limit=600, validation_fraction=0.05),
+        protocol=TrainingProtocol(epochs=3, batch_size=32, learning_rate=0.05),
+    )  # fmt: skip
+    with_pass = _train_in_process(spec)[1]
+    monkeypatch.setattr("nago.trainer.recompute_batch_norm", lambda run, train: None)
+    without_pass = _train_in_process(spec)[1]
+    losses = [[r.train_loss for r in run if isinstance(r, EpochRecord)] for run in (with_pass, without_pass)]
+    assert len(losses[0]) == 3 and losses[0] == losses[1]
+    validation = [[r.val_loss for r in run if isinstance(r, EpochRecord)] for run in (with_pass, without_pass)]
+    assert validation[0] != validation[1]
