@@ -8,7 +8,8 @@ nodes merge their predecessors' outputs, the graph output is the mean of the tru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -285,11 +286,19 @@ class GeneratedNetwork(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_with_auxiliary(x)[0]
 
-    def set_drop_path_probability(self, p: float) -> None:
-        """Change the probability only, not whether drop-path runs (a compiled step is not recompiled)."""
-        for module in self.modules():
-            if isinstance(module, DropPath):
-                module.p.fill_(p)
+    @contextmanager
+    def paused_drop_path(self) -> Iterator[None]:
+        """No operation output dropped inside the block: the probabilities are zeroed, not switched off,
+        so a compiled step is not recompiled, and restored after."""
+        paths = [m for m in self.modules() if isinstance(m, DropPath)]
+        saved = [path.p.clone() for path in paths]
+        for path in paths:
+            path.p.zero_()
+        try:
+            yield
+        finally:
+            for path, p in zip(paths, saved, strict=True):
+                path.p.copy_(p)
 
     def set_drop_path(self, p: float) -> None:
         """Set the drop-path probability of every operation."""

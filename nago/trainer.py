@@ -31,7 +31,7 @@ from nago.data import ImageSet, LoadedDataset, load_dataset
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
 from nago.memory import measure_memory_per_image
-from nago.network import DropPath, GeneratedNetwork, build_network
+from nago.network import GeneratedNetwork, build_network
 from nago.protocol import REFERENCE_BATCH, ProtocolMode, Regularisation, TrainingProtocol, warn_learning_rate
 from nago.records import EpochRecord, FinalRecord
 from nago.sampling import sample_architecture
@@ -137,7 +137,6 @@ class _Run:
     regularisation: Regularisation
     forward: Callable[[Tensor], tuple[Tensor, Tensor | None]] | None = None
     compile_decided: bool = False
-    compiled: bool = False
     compile_seconds: float | None = None
     epochs_done: int = 0
     steps: int = 0
@@ -150,6 +149,10 @@ class _Run:
     @property
     def protocol(self) -> TrainingProtocol:
         return self.spec.protocol
+
+    @property
+    def compiled(self) -> bool:
+        return self.forward is not None
 
     @property
     def use_bf16(self) -> bool:
@@ -251,7 +254,6 @@ def _decide_compile(run: _Run, probe_started: float, steps_left: int) -> None:
     if decision.compile:
         mode = "reduce-overhead" if run.device.type == "cuda" else None  # CUDA graphs on the GPU
         run.forward = torch.compile(run.net.forward_with_auxiliary, mode=mode, dynamic=False)
-        run.compiled = True
 
 
 def _train_epoch(run: _Run, train: _DeviceData) -> tuple[float, float, int]:
@@ -303,6 +305,13 @@ def _train_epoch(run: _Run, train: _DeviceData) -> tuple[float, float, int]:
     return float(loss_sum) / max(seen, 1), float(correct) / max(seen, 1), seen
 
 
+def _normalised(run: _Run, split: _DeviceData, index: Tensor) -> Tensor:
+    """The images at `index` as the network reads them, without augmentation: scaled, normalised, and
+    channels-last on CUDA."""
+    x = (split.images[index].float().div_(255) - run.mean) / run.std
+    return x.contiguous(memory_format=torch.channels_last) if run.device.type == "cuda" else x
+
+
 @torch.no_grad()
 def recompute_batch_norm(run: _Run, train: _DeviceData) -> None:
     """Re-estimate every batch-norm layer's running mean and variance with the current weights, as
@@ -319,27 +328,19 @@ def recompute_batch_norm(run: _Run, train: _DeviceData) -> None:
         sums[module].append(torch.stack([mean, var]))  # type: ignore[index]
 
     hooks = [m.register_forward_pre_hook(capture) for m in norms]
-    drop_path = [m.p.clone() for m in run.net.modules() if isinstance(m, DropPath)]
-    run.net.set_drop_path_probability(0.0)
     run.net.train()
+    count = min(BATCH_NORM_IMAGES, int(train.labels.shape[0]))
+    # The head's dropout draws from torch's generator in training mode: a forked generator leaves
+    # training with the same random stream as without this pass.
+    devices = [run.device] if run.device.type == "cuda" else []
     try:
-        count = min(BATCH_NORM_IMAGES, int(train.labels.shape[0]))
-        # The head's dropout draws from torch's generator in training mode: a forked generator leaves
-        # training with the same random stream as without this pass.
-        devices = [run.device] if run.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with torch.random.fork_rng(devices=devices), run.net.paused_drop_path():
             for index in _batches(run, train, run.batch_size, torch.arange(count)):
-                x = (train.images[index].float().div_(255) - run.mean) / run.std
-                if run.device.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
-                    run.net(x)
+                    run.net(_normalised(run, train, index))
     finally:
         for hook in hooks:
             hook.remove()
-        paths = [m for m in run.net.modules() if isinstance(m, DropPath)]
-        for path, p in zip(paths, drop_path, strict=True):
-            path.p.copy_(p)
     for norm, stats in sums.items():
         if stats:
             mean, var = torch.stack(stats).mean(dim=0)
@@ -356,9 +357,7 @@ def evaluate(run: _Run, split: _DeviceData) -> tuple[float, float]:
     loss_sum = torch.zeros((), device=run.device)
     correct = torch.zeros((), device=run.device, dtype=torch.long)
     for index in _batches(run, split, run.protocol.eval_batch_size, None):
-        x = (split.images[index].float().div_(255) - run.mean) / run.std
-        if run.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = _normalised(run, split, index)
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
             logits = run.net(x).float()
         y = split.labels[index]
