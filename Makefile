@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nago-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo lint test test-fast test-gpu test-cluster control-plane cluster bench golden clean quickstart crd
+.PHONY: setup demo lint test test-fast test-gpu gpu-check test-cluster control-plane cluster bench golden clean quickstart crd
 
 setup: $(STAMP)
 
@@ -59,6 +59,19 @@ cluster: setup control-plane
 
 test-gpu: setup
 	$(BIN)/pytest -m gpu -rs
+
+## Everything that needs a GPU (GPU tests, training throughput on CUDA, a 10-minute search), figures in
+## out/gpu-check/figures.md; without CUDA it says it skipped and exits 0. On a GPU machine with PyTorch but no
+## registry: scripts/gpu-carry.sh here, then `make gpu-check GPU_CARRY=.gpu-carry` there (docs/benchmarks.md).
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+ifdef GPU_CARRY
+	$(GPU_PYTHON) -m pip install -q --no-index --no-deps --target /tmp/nago-site $(GPU_CARRY)/wheels/*.whl
+	PYTHONPATH=$(CURDIR):$(CURDIR)/operator:/tmp/nago-site NAGO_FASHION_MNIST_DIR=$(GPU_CARRY)/fashion-mnist \
+		$(GPU_PYTHON) bench/gpu_check.py $(if $(GPU_CHECK_OUT),--out $(GPU_CHECK_OUT))
+else
+	$(GPU_PYTHON) bench/gpu_check.py $(if $(GPU_CHECK_OUT),--out $(GPU_CHECK_OUT))
+endif
 
 bench: setup
 	$(BIN)/python bench/bench_sample_build.py

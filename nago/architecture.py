@@ -28,7 +28,11 @@ LARGE_INPUT_MIN_SIZE = 40  # inputs this size or larger get the 224-style stem (
 
 
 class OpKind(StrEnum):
-    """Operations a bottom-level node can apply (nago-spec §3.4, appendix H.1, RandWire for sepconv)."""
+    """Operations a bottom-level node can apply (nago-spec §3.4, appendix H.1, RandWire for sepconv).
+
+    `identity` is never sampled by a generator: it is the shortcut of hand-wired reference networks
+    (`nago.reference`), a 1×1 projection + BN where the channel count changes (He et al.'s option B).
+    """
 
     CONV1X1 = "conv1x1"
     CONV3X3 = "conv3x3"
@@ -36,10 +40,11 @@ class OpKind(StrEnum):
     SEPCONV3X3 = "sepconv3x3"
     AVGPOOL3X3 = "avgpool3x3"
     AVGPOOL5X5 = "avgpool5x5"
+    IDENTITY = "identity"
 
     @property
     def kernel(self) -> int:
-        return int(self.value[-1])
+        return 1 if self is OpKind.IDENTITY else int(self.value[-1])
 
     @property
     def is_pool(self) -> bool:
@@ -54,7 +59,7 @@ class MergeKind(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class OpNode(_Frozen):
@@ -182,11 +187,9 @@ def load_architecture(text: str, source: str = "architecture") -> Architecture:
 
 
 def read_architecture(path: Path) -> Architecture:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise InvalidInputError(str(path), f"cannot read architecture JSON: {error.strerror}") from None
-    return load_architecture(text, str(path))
+    from nago.safe_yaml import read_text_file
+
+    return load_architecture(read_text_file(path, str(path)), str(path))
 
 
 def _first_error(error: ValidationError) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from nago.errors import InvalidInputError
+
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write to a temporary file beside `path`, flush it to disk, rename it over `path`, sync the folder."""
@@ -31,3 +33,15 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
 
 def write_text_atomically(path: Path, text: str) -> None:
     write_atomically(path, lambda stream: stream.write(text.encode()))
+
+
+def check_writable(path: Path, field: str) -> None:
+    """Fail early, as bad input naming `field`, when a file cannot be written at `path`."""
+    if path.is_dir():
+        raise InvalidInputError(field, f"{path} is a folder; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".nago-probe-"):
+            pass
+    except OSError as error:
+        raise InvalidInputError(field, f"cannot write {path}: {error.strerror}") from None

@@ -7,7 +7,6 @@ so a checkpoint of another trial is never resumed by mistake.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +14,6 @@ import torch
 
 from nago.atomic import write_atomically
 from nago.errors import InvalidInputError
-
-
-def check_writable(path: Path) -> None:
-    """Fail early, as bad input, when the checkpoint cannot be written."""
-    field = "checkpoint"
-    if path.exists() and path.is_dir():
-        raise InvalidInputError(field, f"{path} is a folder; give a file path")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".nago-probe-"):
-            pass
-    except OSError as error:
-        raise InvalidInputError(field, f"no write access to {path.parent}: {error.strerror}") from None
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

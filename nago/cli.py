@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydantic import ValidationError
 
 from nago.architecture import Architecture, parse_input_spec, read_architecture
+from nago.atomic import check_writable, write_text_atomically
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
+from nago.safe_yaml import load_yaml_documents, read_text_file
 from nago.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET, sample_architecture
 from nago.sinks import JsonlFileSink, RecordSink, RedisStreamSink, StdoutSink
 from nago.spaces import SearchSpace, SpaceName, get_space
@@ -81,7 +82,7 @@ def _add_arch_options(parser: argparse.ArgumentParser, allow_arch_file: bool) ->
     )
 
 
-def _parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
+def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
     ranges: dict[str, tuple[float, float]] = {}
     for item in items:
         name, _, bounds = item.partition("=")
@@ -96,7 +97,7 @@ def _parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
 
 
 def _space(args: argparse.Namespace) -> SearchSpace:
-    return get_space(args.space, _parse_ranges(args.ranges))
+    return get_space(args.space, parse_ranges(args.ranges))
 
 
 def _load_json(text: str, field: str) -> object:
@@ -106,18 +107,19 @@ def _load_json(text: str, field: str) -> object:
         raise InvalidInputError(
             field, f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer of thousands of digits, deep nesting
+        raise InvalidInputError(field, f"not usable JSON: {str(error).splitlines()[0][:200]}") from None
 
 
 def _theta(args: argparse.Namespace, space: SearchSpace) -> dict[str, object]:
     if args.random:
+        if args.theta_seed < 0:
+            raise InvalidInputError("--theta-seed", f"must be at least 0, got {args.theta_seed}")
         return dict(space.sample_theta(np.random.default_rng(args.theta_seed)))
     if args.theta is not None:
         value = _load_json(args.theta, "--theta")
     elif args.theta_file is not None:
-        try:
-            value = _load_json(args.theta_file.read_text(), str(args.theta_file))
-        except OSError as error:
-            raise InvalidInputError("--theta-file", f"cannot read {args.theta_file}: {error.strerror}") from None
+        value = _load_json(read_text_file(args.theta_file, "--theta-file"), f"--theta-file {args.theta_file}")
     else:
         raise InvalidInputError(
             "theta", "give --theta JSON, --theta-file FILE, --random, or (describe/draw) --arch FILE"
@@ -136,12 +138,13 @@ def _architecture(args: argparse.Namespace) -> Architecture:
 
 
 def _run_sample(args: argparse.Namespace) -> None:
+    if args.output is not None:
+        check_writable(args.output, "--output")
     arch = _architecture(args)
     if args.output is None:
         sys.stdout.write(arch.to_json())
         return
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(arch.to_json())
+    write_text_atomically(args.output, arch.to_json())
     print(f"wrote {args.output} ({arch.node_count} operations, fingerprint {arch.fingerprint()[:16]})")
 
 
@@ -153,6 +156,7 @@ def _run_describe(args: argparse.Namespace) -> None:
 def _run_draw(args: argparse.Namespace) -> None:
     from nago.drawing import draw_architecture
 
+    check_writable(args.output, "--output")
     path = draw_architecture(_architecture(args), args.output)
     print(f"wrote {path}")
 
@@ -208,12 +212,10 @@ def _trial_spec(args: argparse.Namespace) -> TrialSpec:
         except ValueError as error:
             raise InvalidInputError("--trial-json", f"is not valid JSON: {error}") from None
     elif args.trial is not None:
-        try:
-            document = yaml.safe_load(args.trial.read_text())
-        except OSError as error:
-            raise InvalidInputError("--trial", f"cannot read {args.trial}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            raise InvalidInputError("--trial", f"{args.trial} is not valid JSON or YAML: {error}") from None
+        documents = load_yaml_documents(read_text_file(args.trial, "--trial"), str(args.trial), "--trial")
+        if len(documents) != 1:
+            raise InvalidInputError("--trial", f"{args.trial} must hold exactly one document, found {len(documents)}")
+        document = documents[0]
     else:
         space = _space(args)
         document = {
@@ -221,7 +223,7 @@ def _trial_spec(args: argparse.Namespace) -> TrialSpec:
             "trial_id": args.trial_id,
             "attempt": args.attempt,
             "space": space.name.value,
-            "ranges": _parse_ranges(args.ranges),
+            "ranges": parse_ranges(args.ranges),
             "seed": args.seed,
             "param_budget": args.param_budget,
             "head_channels": args.head_channels,
@@ -263,9 +265,14 @@ def _run_train(args: argparse.Namespace) -> None:
     spec = _trial_spec(args)
     sinks: list[RecordSink] = [StdoutSink()]
     if args.jsonl is not None:
+        check_writable(args.jsonl, "--jsonl")
         sinks.append(JsonlFileSink(args.jsonl))
     redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")
     if redis_url:
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise InvalidInputError(
+                "--redis-url", f"expected redis://host:port/db, rediss:// or unix://, got {redis_url!r}"
+            )
         password = os.environ.get("NAGO_REDIS_PASSWORD")
         if not password:
             raise InvalidInputError("NAGO_REDIS_PASSWORD", "must be set in the environment when Redis is used")
@@ -274,10 +281,10 @@ def _run_train(args: argparse.Namespace) -> None:
 
 
 def _run_search(args: argparse.Namespace) -> None:
-    from nago.atomic import write_text_atomically
     from nago.local_runner import LocalRunner
     from nago.report import describe_final, write_results
     from nago.search_spec import list_learning_rate_warnings, load_search
+    from nago.state_folder import check_against_folder, claim_state_folder
 
     search = load_search(args.manifest)
     for warning in list_learning_rate_warnings(search.spec):
@@ -285,9 +292,14 @@ def _run_search(args: argparse.Namespace) -> None:
     state_dir = args.state_dir or Path("nago-runs") / search.metadata.name
     redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")
     runner = LocalRunner(search, state_dir, poll_seconds=args.poll_seconds, redis_url=redis_url)
-    write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
-    ledger = runner.run()
-    report = write_results(search, ledger, state_dir / "results")
+    lock = claim_state_folder(state_dir)
+    try:
+        check_against_folder(search, state_dir)  # before anything of this run is written
+        write_text_atomically(state_dir / "search.json", search.model_dump_json(by_alias=True, indent=1))
+        ledger = runner.run()
+        report = write_results(search, ledger, state_dir / "results")
+    finally:
+        lock.release()
     if (final := describe_final(ledger)) is not None:
         print(final)
     print(f"{ledger.phase.value}: report in {report}")
@@ -307,6 +319,10 @@ def _run_report(args: argparse.Namespace) -> None:
         raise InvalidInputError(
             "state_dir", f"{args.state_dir} is not a search's state folder: {error.strerror}"
         ) from None
+    if ledger.search != search.metadata.name:
+        raise InvalidInputError(
+            "state_dir", f"ledger.json belongs to search {ledger.search!r}, search.json to {search.metadata.name!r}"
+        )
     print(f"wrote {write_results(search, ledger, args.output or args.state_dir / 'results')}")
 
 

@@ -127,6 +127,11 @@ def _tally_stem(t: _Tally, arch: Architecture, shape: NetworkShape) -> None:
 
 def _tally_op(t: _Tally, op: OpKind, cin: int, cout: int, in_res: int, out_res: int) -> None:
     """One bottom-level operation (nago-spec §3.4; sepconv from RandWire, nago-spec §8)."""
+    if op is OpKind.IDENTITY:
+        if cin != cout or in_res != out_res:
+            t.conv(cin, cout, 1, out_res)
+            t.norm(cout, out_res)
+        return
     if op.is_pool:
         t.elementwise(cin, out_res)
         if cin != cout:

@@ -21,6 +21,7 @@ OP_COLOURS = {
     "sepconv3x3": "#55A868",
     "avgpool3x3": "#C44E52",
     "avgpool5x5": "#DA8BC3",
+    "identity": "#8C8C8C",
 }
 DRAW_FORMATS = (".png", ".svg")
 
@@ -82,7 +83,10 @@ def draw_architecture(arch: Architecture, path: Path) -> Path:
     bottom_axes = bottom_fig.subplots(1, len(first.nodes), squeeze=False)[0]
     for j, (ax, mid) in enumerate(zip(bottom_axes, first.nodes, strict=True)):
         colours = [OP_COLOURS[op.op.value] for op in mid.ops]
-        labels = [op.op.value.replace("sepconv", "s").replace("conv", "c").replace("avgpool", "p") for op in mid.ops]
+        labels = [
+            op.op.value.replace("sepconv", "s").replace("conv", "c").replace("avgpool", "p").replace("identity", "id")
+            for op in mid.ops
+        ]
         _draw_graph(ax, mid.graph, colours, labels, f"c0/m{j}: bottom")
     fig.suptitle(
         f"{arch.space.value} seed {arch.seed} · {arch.node_count} operations · width {arch.width:.3g} · "

@@ -11,6 +11,8 @@ what it returns (launch a trial attempt, cancel one, the search finished). Rules
   retried up to `maxRetries`, then fail. A process that exited 0 without a final record fails as
   MetricsMissing after `metricsTimeoutSeconds`.
 - More than `maxFailedTrials` failures end the search as Failed (reason TooManyFailedTrials).
+- A search whose trials have all ended without one success ends as Failed (reason NoSuccessfulTrial),
+  not Succeeded with no best.
 - An attempt lost through no fault of its own (TrialLost) is launched again, not counted as a retry.
 - `suspend` stops the running attempts; they are launched again (not counted as retries) on resume.
 - After `maxTrials` search trials, Algorithm 1 line 10 (appendix G): `final.architectures` networks
@@ -307,6 +309,13 @@ class _Engine:
         if len(search) < spec.budget.max_trials or any(not t.done for t in search):
             ledger.phase = SearchPhase.RUNNING
             self.schedule_search()
+            return
+        if not any(t.state is TrialState.SUCCEEDED for t in search):
+            first = next((t for t in search if t.state is TrialState.FAILED), None)
+            cause = f" (first failure: {first.reason}: {first.message})" if first is not None else ""
+            self.finish(
+                SearchPhase.FAILED, "NoSuccessfulTrial", f"none of the {len(search)} search trials succeeded{cause}"
+            )
             return
         ledger.phase = SearchPhase.FINAL_EVALUATION
         if self.schedule_final():

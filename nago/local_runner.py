@@ -50,13 +50,13 @@ from nago.records import FinalRecord, RecordParseError, parse_record
 from nago.search_spec import GeneratorSearch
 from nago.search_status import build_status
 from nago.search_trials import build_trial_spec
+from nago.state_folder import LEDGER_FILE
 
-LEDGER_FILE = "ledger.json"
 STOP_GRACE_SECONDS = 10.0
 INTERRUPTED_EXIT = 130
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: receive SIGKILL when the runner dies (Linux prctl PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError, AttributeError):  # elsewhere a killed runner's children run on
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
@@ -321,7 +321,7 @@ class LocalRunner:
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, **os.environ, **self.child_env}
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            preexec_fn=_die_with_parent, start_new_session=True,
+            preexec_fn=die_with_parent, start_new_session=True,
         )  # fmt: skip
         self.children[trial.trial_id] = _Child(trial, process, log)
 

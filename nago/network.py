@@ -82,8 +82,13 @@ class DropPath(nn.Module):
 
 
 def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
-    """ReLU → conv → BN, ReLU → sepconv → BN, or avg-pool (+1×1 conv when channels change)."""
+    """ReLU → conv → BN, ReLU → sepconv → BN, avg-pool (+1×1 conv when channels change), or identity
+    (1×1 conv → BN when channels or resolution change)."""
     cin, cout, stride = shape.merge.channels, shape.out_channels, shape.stride
+    if op is OpKind.IDENTITY:
+        if cin == cout and stride == 1:
+            return nn.Identity()
+        return nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout))
     if op.is_pool:
         layers: list[nn.Module] = [nn.AvgPool2d(op.kernel, stride, op.kernel // 2, count_include_pad=False)]
         if cin != cout:

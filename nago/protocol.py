@@ -84,27 +84,37 @@ def warn_learning_rate(learning_rate: float, batch_size: int) -> str | None:
 class TrainingProtocol(BaseModel):
     """How one trial trains. Unset knobs take the values of `mode`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, allow_inf_nan=False
+    )
 
     mode: ProtocolMode = Field(
         default=ProtocolMode.SEARCH,
         description="search or final: the preset for cutout, drop-path, auxiliary head and clipping",
     )
-    epochs: int = Field(default=1, ge=1, le=10_000, description="epochs to train (the trial's budget)")
-    batch_size: int | None = Field(default=None, ge=1, le=65_536, description="None: the largest that fits")
-    max_batch_size: int = Field(default=MAX_BATCH, ge=1, le=65_536, description="cap of the automatic batch")
-    learning_rate: float | None = Field(default=None, gt=0, le=10, description="None: linear in the batch size")
-    momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD momentum")
-    weight_decay: float = Field(default=3e-4, ge=0, le=1, description="L2 weight decay")
-    label_smoothing: float = Field(default=0.0, ge=0, lt=1, description="label smoothing of the loss")
+    epochs: int = Field(strict=True, default=1, ge=1, le=10_000, description="epochs to train (the trial's budget)")
+    batch_size: int | None = Field(
+        strict=True, default=None, ge=1, le=65_536, description="None: the largest that fits"
+    )
+    max_batch_size: int = Field(
+        strict=True, default=MAX_BATCH, ge=1, le=65_536, description="cap of the automatic batch"
+    )
+    learning_rate: float | None = Field(
+        strict=True, default=None, gt=0, le=10, description="None: linear in the batch size"
+    )
+    momentum: float = Field(strict=True, default=0.9, ge=0, lt=1, description="SGD momentum")
+    weight_decay: float = Field(strict=True, default=3e-4, ge=0, le=1, description="L2 weight decay")
+    label_smoothing: float = Field(strict=True, default=0.0, ge=0, lt=1, description="label smoothing of the loss")
     augment: bool = Field(default=True, description="random crop and flip")
     cutout: int | None = Field(
+        strict=True,
         default=0,
         ge=0,
         le=512,
         description="cutout square side in pixels, 0 for none; None: the budget rule (side/2 × min(1, epochs/600))",
     )
     drop_path: float | None = Field(
+        strict=True,
         default=0.0,
         ge=0,
         lt=1,
@@ -112,19 +122,22 @@ class TrainingProtocol(BaseModel):
         "(0.2 × min(1, epochs/600), 0 under 100 epochs)",
     )
     auxiliary_weight: float | None = Field(
+        strict=True,
         default=0.0,
         ge=0,
         le=10,
         description="loss weight of the auxiliary head, 0 for none; None: the budget rule (0.4 from 100 epochs on)",
     )
-    grad_clip: float | None = Field(default=None, gt=0, description="max gradient norm, None for no clipping")
+    grad_clip: float | None = Field(
+        strict=True, default=None, gt=0, description="max gradient norm, None for no clipping"
+    )
     compile: CompileChoice = Field(
         default=CompileChoice.AUTO,
         description="torch.compile the training step: auto (only when the trial's steps pay back the compile "
         "time, docs/trainer.md), always or never",
     )
     eval_batch_size: int = Field(
-        default=512, ge=1, le=65_536, description="batch size when scoring validation and test images"
+        strict=True, default=512, ge=1, le=65_536, description="batch size when scoring validation and test images"
     )
 
     @model_validator(mode="before")

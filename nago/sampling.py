@@ -9,6 +9,7 @@ bottom node (nago-spec §1.4: every cell and every mid node samples its own grap
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -138,8 +139,8 @@ def sample_architecture(
     checked = space.validate_theta(theta)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise InvalidInputError("seed", f"must be an integer in [0, 2^63), got {seed!r}")
-    if not param_budget > 0:
-        raise InvalidInputError("param_budget", f"must be positive, got {param_budget!r}")
+    if not (math.isfinite(param_budget) and param_budget > 0):
+        raise InvalidInputError("param_budget", f"must be a positive finite number, got {param_budget!r}")
     if head_channels < 1:
         raise InvalidInputError("head_channels", f"must be at least 1, got {head_channels!r}")
     spec = input_spec or InputSpec()

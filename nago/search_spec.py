@@ -33,7 +33,9 @@ NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS-1123 label: Job names
 class SpecModel(BaseModel):
     """camelCase in YAML, snake_case in Python; unknown fields are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class StrategyKind(StrEnum):
@@ -75,7 +77,7 @@ class SpaceSettings(SpecModel):
 class BohbSettings(SpecModel):
     """Hyperband brackets for strategy bohb (appendix C.1)."""
 
-    eta: int = Field(default=2, ge=2, le=10, description="halving rate between budgets")
+    eta: int = Field(strict=True, default=2, ge=2, le=10, description="halving rate between budgets")
     budgets: list[int] = Field(
         default_factory=lambda: [30, 60, 120], min_length=2, max_length=8,
         description="epochs of each rung, strictly increasing",
@@ -95,15 +97,21 @@ class StrategySettings(SpecModel):
     kind: StrategyKind = Field(
         default=StrategyKind.BO, description="bo (GP + hard local penalisation), mobo, bohb, random or sobol"
     )
-    batch_size: int = Field(default=8, ge=1, le=1024, description="configurations proposed together (B)")
+    batch_size: int = Field(strict=True, default=8, ge=1, le=1024, description="configurations proposed together (B)")
     mode: BatchMode = Field(
         default=BatchMode.ASYNC,
         description="sync: the next batch waits for the whole previous one (Algorithm 1); "
         "async: a new configuration as soon as a trial ends, penalising the running ones",
     )
-    seed: int = Field(default=0, ge=0, lt=2**31, description="seed of the proposer and of the trials' architectures")
+    seed: int = Field(
+        strict=True, default=0, ge=0, lt=2**31, description="seed of the proposer and of the trials' architectures"
+    )
     initial_points: int | None = Field(
-        default=None, ge=1, le=10_000, description="space-filling points before the model is used (default d + 1)"
+        strict=True,
+        default=None,
+        ge=1,
+        le=10_000,
+        description="space-filling points before the model is used (default d + 1)",
     )
     bohb: BohbSettings = Field(default_factory=BohbSettings, description="brackets, for kind bohb")
 
@@ -111,30 +119,40 @@ class StrategySettings(SpecModel):
 class BudgetSettings(SpecModel):
     """How much to spend."""
 
-    max_trials: int = Field(default=64, ge=1, le=100_000, description="trials to run in all (BOHB: every rung counts)")
-    parallelism: int = Field(default=2, ge=1, le=10_000, description="trials running at once")
+    max_trials: int = Field(
+        strict=True, default=64, ge=1, le=100_000, description="trials to run in all (BOHB: every rung counts)"
+    )
+    parallelism: int = Field(strict=True, default=2, ge=1, le=10_000, description="trials running at once")
     max_failed_trials: int = Field(
-        default=3, ge=0, le=100_000, description="the search fails when more trials than this have failed"
+        strict=True, default=3, ge=0, le=100_000, description="the search fails when more trials than this have failed"
     )
-    epochs: int = Field(default=60, ge=1, le=10_000, description="epochs per trial (strategies other than bohb)")
+    epochs: int = Field(
+        strict=True, default=60, ge=1, le=10_000, description="epochs per trial (strategies other than bohb)"
+    )
     max_retries: int = Field(
-        default=2, ge=0, le=100, description="restarts of a trial after a run-time failure (bad input is never retried)"
+        strict=True,
+        default=2,
+        ge=0,
+        le=100,
+        description="restarts of a trial after a run-time failure (bad input is never retried)",
     )
-    metrics_timeout_seconds: float = Field(
+    metrics_timeout_seconds: float = Field(strict=True,
         default=300.0, gt=0, le=86_400.0,
         description="a trial that exited 0 without a final record is failed (MetricsMissing) after this long",
     )  # fmt: skip
     trial_timeout_seconds: float | None = Field(
-        default=None, gt=0, description="a trial running longer is stopped and failed (DeadlineExceeded)"
+        strict=True, default=None, gt=0, description="a trial running longer is stopped and failed (DeadlineExceeded)"
     )
 
 
 class TrainingSettings(SpecModel):
     """How each search trial builds and trains its network (the search protocol, appendix C)."""
 
-    param_budget: float = Field(default=DEFAULT_PARAM_BUDGET, gt=0, le=1e10, description="parameters of each network")
+    param_budget: float = Field(
+        strict=True, default=DEFAULT_PARAM_BUDGET, gt=0, le=1e10, description="parameters of each network"
+    )
     head_channels: int = Field(
-        default=DEFAULT_HEAD_CHANNELS, ge=1, le=65_536, description="channels before the classifier"
+        strict=True, default=DEFAULT_HEAD_CHANNELS, ge=1, le=65_536, description="channels before the classifier"
     )
     protocol: TrainingProtocol = Field(
         default_factory=TrainingProtocol, description="optimiser knobs; epochs come from the budget"
@@ -145,12 +163,12 @@ class TrainingSettings(SpecModel):
 class FinalSettings(SpecModel):
     """Algorithm 1, line 10 (appendix G): networks sampled from the best generator, trained in full."""
 
-    architectures: int = Field(default=8, ge=0, le=1000, description="networks sampled from Θ* (0: skip)")
-    epochs: int = Field(default=600, ge=1, le=10_000, description="epochs of each final training")
+    architectures: int = Field(strict=True, default=8, ge=0, le=1000, description="networks sampled from Θ* (0: skip)")
+    epochs: int = Field(strict=True, default=600, ge=1, le=10_000, description="epochs of each final training")
     pareto_points: int = Field(
-        default=3, ge=1, le=100, description="MOBO: Pareto-optimal Θ evaluated, spread over the front"
+        strict=True, default=3, ge=1, le=100, description="MOBO: Pareto-optimal Θ evaluated, spread over the front"
     )
-    train_limit: int | None = Field(
+    train_limit: int | None = Field(strict=True,
         default=None, ge=1,
         description="training images of each final network (None: the dataset's trainLimit, as for search trials); "
         "set it above the training split's size to train on all of it",
@@ -183,7 +201,7 @@ class TrialTemplate(SpecModel):
     volumes: list[dict[str, Any]] = Field(default_factory=list, description="pod volumes, e.g. the dataset PVC")
     volume_mounts: list[dict[str, Any]] = Field(default_factory=list, description="container volume mounts")
     service_account_name: str | None = Field(default=None, description="service account of trial pods")
-    active_deadline_seconds: int | None = Field(default=None, ge=1, description="Job deadline")
+    active_deadline_seconds: int | None = Field(strict=True, default=None, ge=1, description="Job deadline")
 
 
 class GeneratorSearchSpec(SpecModel):
@@ -266,16 +284,9 @@ def parse_search(document: Any) -> GeneratorSearch:
 
 def load_search(path: Path) -> GeneratorSearch:
     """Read a GeneratorSearch manifest from a YAML or JSON file."""
-    import yaml
+    from nago.safe_yaml import load_yaml_documents, read_text_file
 
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise InvalidInputError("manifest", f"cannot read {path}: {error.strerror}") from None
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        raise InvalidInputError("manifest", f"{path} is not valid YAML: {error}") from None
+    documents = load_yaml_documents(read_text_file(path, "manifest"), str(path), "manifest")
     if len(documents) != 1:
         raise InvalidInputError("manifest", f"{path} must hold exactly one document, found {len(documents)}")
     return parse_search(documents[0])

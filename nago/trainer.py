@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import sys
 import time
 import traceback
@@ -23,8 +24,9 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from nago.architecture import Architecture, InputSpec, read_architecture
+from nago.atomic import check_writable
 from nago.augment import crop_padding_for, cutout, random_crop, random_flip
-from nago.checkpoint import check_writable, load_checkpoint, save_checkpoint
+from nago.checkpoint import load_checkpoint, save_checkpoint
 from nago.compilation import PROBE_STEPS, decide_compile
 from nago.complexity import measure_complexity
 from nago.data import ImageSet, LoadedDataset, load_dataset
@@ -60,7 +62,7 @@ def resolve_device(choice: str) -> torch.device:
     if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but CUDA is not available here")
+        raise InvalidInputError("device", "cuda was asked for but this machine has no CUDA device; use cpu or auto")
     return torch.device("cuda")
 
 
@@ -78,6 +80,28 @@ def resolve_architecture(spec: TrialSpec, input_spec: InputSpec) -> Architecture
     assert spec.theta is not None
     space = get_space(spec.space, spec.ranges)
     return sample_architecture(space, spec.theta, spec.seed, input_spec, spec.param_budget, spec.head_channels)
+
+
+def device_memory_bytes(device: torch.device) -> int:
+    """All the memory a network could train in: the GPU's total, or the machine's physical memory."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[1])
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def check_fits_device(arch: Architecture, device: torch.device, batch_size: int, available: int) -> None:
+    """Refuse, before anything is allocated, a network whose training cannot fit in `available` bytes:
+    fp32 weights, gradients and momentum (×4 with slack) plus the activations of one smallest batch
+    (the analytic counts of `nago.complexity`)."""
+    size = measure_complexity(arch)
+    needed = size.params * 4 * 4 + size.activation_bytes_per_image * max(1, min(batch_size, 8))
+    if needed > available:
+        raise InvalidInputError(
+            "param_budget",
+            f"a network of {size.params:,} parameters ({size.activation_bytes_per_image / 1e6:,.0f} MB of "
+            f"activations per image) needs about {needed / 1e9:,.1f} GB to train; this {device.type} has "
+            f"{available / 1e9:,.1f} GB",
+        )
 
 
 def choose_batch_size(
@@ -197,11 +221,12 @@ class _Run:
 def _prepare(spec: TrialSpec) -> _Run:
     protocol = spec.protocol
     if spec.checkpoint is not None:
-        check_writable(spec.checkpoint)
+        check_writable(spec.checkpoint, "checkpoint")
     data = load_dataset(spec.dataset, with_test=protocol.mode is ProtocolMode.FINAL)
     input_spec = InputSpec(channels=data.channels, size=data.size, num_classes=data.num_classes)
     arch = resolve_architecture(spec, input_spec)
     device = resolve_device(spec.device)
+    check_fits_device(arch, device, protocol.batch_size or REFERENCE_BATCH, device_memory_bytes(device))
     torch.manual_seed(spec.seed)
     generator = torch.Generator().manual_seed(spec.seed)
     regularisation = protocol.regularisation(data.size)

@@ -195,7 +195,7 @@ def test_corrupt_architecture_and_unwritable_checkpoint_are_bad_input(tmp_path: 
     blocker = _write(tmp_path / "not-a-folder", "x")
     result = run_train("--checkpoint", str(blocker / "trial.ckpt"))
     assert result.returncode == ExitCode.BAD_INPUT
-    assert "checkpoint: no write access" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "checkpoint: cannot write" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     failed = _records(result.stdout)[-1]
     assert isinstance(failed, FinalRecord) and failed.status == "failed" and failed.exit_code == ExitCode.BAD_INPUT
 

@@ -60,7 +60,7 @@ BAD_INPUTS = [
     (["describe", "--random", "--input", "big"], "input: expected HxWxC"),
     (["describe", "--random", "--range", "bottom_nodes=3:x"], "--range: expected NAME=LOW:HIGH"),
     (["describe", "--random", "--param-budget", "10"], "param_budget"),
-    (["describe", "--arch", "/nonexistent/arch.json"], "cannot read architecture JSON"),
+    (["describe", "--arch", "/nonexistent/arch.json"], "cannot read /nonexistent/arch.json"),
     (["draw", "--random", "-o", "picture.gif"], "output: drawing format"),
     (["sample", "--random", "--seed", "-1"], "seed: must be an integer"),
     (["sample", "--bogus"], "unrecognized arguments"),

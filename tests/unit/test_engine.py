@@ -181,6 +181,26 @@ def test_too_many_failures_fail_the_search() -> None:
     assert reconcile(spec, step.ledger, [], now=3).actions == []  # a failed search stays failed
 
 
+def test_a_search_without_one_successful_trial_fails() -> None:
+    """Every trial exits with bad input (exit 2, no retry) but maxFailedTrials allows them all: the search
+    must end Failed, not Succeeded with no best."""
+    spec = _spec(budget={"maxTrials": 2, "maxFailedTrials": 5, "maxRetries": 0})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 2, 1), TrialExited("s-0001", 0, 2, 1)], now=1)
+    assert step.ledger.phase is SearchPhase.FAILED and step.ledger.reason == "NoSuccessfulTrial"
+    assert step.ledger.message is not None and step.ledger.message.startswith("none of the 2 search trials succeeded")
+    assert SearchFinished(SearchPhase.FAILED, "NoSuccessfulTrial") in step.actions
+    assert step.ledger.best() is None and not _launched(step)
+
+
+def test_one_success_among_failures_still_succeeds() -> None:
+    spec = _spec(budget={"maxTrials": 2, "maxFailedTrials": 5, "maxRetries": 0})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    events = [TrialExited("s-0000", 0, 2, 1), _final("s-0001"), TrialExited("s-0001", 0, 0, 1)]
+    step = reconcile(spec, step.ledger, events, now=1)
+    assert step.ledger.phase is SearchPhase.SUCCEEDED and step.ledger.reason == "MaxTrialsReached"
+
+
 def test_max_trials_reached_finishes_once() -> None:
     spec = _spec()
     step = reconcile(spec, Ledger(search="s"), [], now=0)

@@ -72,6 +72,21 @@ MISTAKES: list[tuple[str, dict[str, Any], str]] = [
     ("final architectures negative", {"spec": {"final": {"architectures": -2}}}, "spec.final.architectures"),
     ("suspend as text", {"spec": {"suspend": "maybe"}}, "spec.suspend"),
     ("pull policy", {"spec": {"trial": {"imagePullPolicy": "Sometimes"}}}, "spec.trial.imagePullPolicy"),
+    ("bool for an integer", {"spec": {"budget": {"maxTrials": True}}}, "spec.budget.maxTrials"),
+    ("text for an integer", {"spec": {"budget": {"maxTrials": "2"}}}, "spec.budget.maxTrials"),
+    ("fraction for an integer", {"spec": {"budget": {"maxTrials": 2.5}}}, "spec.budget.maxTrials"),
+    ("text for a number", {"spec": {"training": {"paramBudget": "1e5"}}}, "spec.training.paramBudget"),
+    ("NaN budget", {"spec": {"training": {"paramBudget": float("nan")}}}, "spec.training.paramBudget"),
+    (
+        "infinite timeout",
+        {"spec": {"budget": {"trialTimeoutSeconds": float("inf")}}},
+        "spec.budget.trialTimeoutSeconds",
+    ),
+    (
+        "infinite learning rate",
+        {"spec": {"training": {"protocol": {"learningRate": float("inf")}}}},
+        "spec.training.protocol.learningRate",
+    ),
 ]
 
 
