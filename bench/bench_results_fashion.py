@@ -272,7 +272,7 @@ def wait_all(jobs: Sequence[tuple[list[str], Unit]], env: dict[str, str], parall
                         preexec_fn=die_with_parent,
                     )  # fmt: skip
                 running[process.pid] = (process, unit)
-                print(f"started {unit.label}", flush=True)
+                print(f"started {unit.label}", file=sys.stderr, flush=True)
             pid, status, usage = os.wait4(-1, 0)
             if pid not in running:
                 continue
@@ -280,7 +280,7 @@ def wait_all(jobs: Sequence[tuple[list[str], Unit]], env: dict[str, str], parall
             process.returncode = code = os.waitstatus_to_exitcode(status)
             unit.add_cpu_seconds(usage.ru_utime + usage.ru_stime)
             codes[unit.label] = code
-            print(f"finished {unit.label} (exit {code})", flush=True)
+            print(f"finished {unit.label} (exit {code})", file=sys.stderr, flush=True)
     finally:
         for process, _ in running.values():
             process.kill()

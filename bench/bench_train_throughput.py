@@ -153,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--networks", type=int, default=5)
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--skip", type=int, default=0, help="draw but do not measure the first N networks of a size")
     parser.add_argument("--sizes", type=float, nargs="+", default=[5e4, 2.5e5, 1e6, 4e6], choices=list(HEAD_CHANNELS))
     parser.add_argument("--batch-size", type=int, default=96, help="CPU batch (CUDA: the trainer's automatic batch)")
     parser.add_argument("--reference-epochs", type=int, default=60, help="the trial the rule is judged on")
@@ -182,6 +183,8 @@ def main() -> None:
         rng = np.random.default_rng(args.seed)
         for index in range(args.networks):
             theta = space.sample_theta(rng)
+            if index < args.skip:  # the same Θ sequence as a run that measured them
+                continue
             arch = sample_architecture(space, theta, index, spec, budget, HEAD_CHANNELS[budget])
             size = measure_complexity(arch)
             batch = args.batch_size

@@ -214,7 +214,7 @@ def test_kubectl_apply_accepts_every_example(
     _restricted_namespace(kube, namespace)
     files = sorted(EXAMPLES.rglob("*.yaml"))
     kinds = [d["kind"] for f in files for d in yaml.safe_load_all(f.read_text()) if d]
-    assert kinds.count("GeneratorSearch") == 7 and {"PersistentVolumeClaim", "Job"} <= set(kinds), kinds
+    assert kinds.count("GeneratorSearch") == 8 and {"PersistentVolumeClaim", "Job"} <= set(kinds), kinds
     for path in files:
         result = control_plane.kubectl("apply", "--dry-run=server", "--namespace", namespace, "-f", str(path))
         assert "PodSecurity" not in result.stderr and "Warning" not in result.stderr, (path, result.stderr)

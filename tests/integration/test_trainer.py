@@ -209,13 +209,29 @@ def test_architecture_for_another_input_is_bad_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the failure when CUDA is missing")
-def test_failure_at_run_time_exits_1_and_still_reports_a_final_record() -> None:
+def test_cuda_without_cuda_is_bad_input_and_still_reports_a_final_record() -> None:
+    """Exit 2, not 1: the engine must not retry what can never succeed on this machine."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
     result = run_train("--device", "cuda")
-    assert result.returncode == ExitCode.RUNTIME_FAILURE
+    assert result.returncode == ExitCode.BAD_INPUT
     failed = _records(result.stdout)[-1]
-    assert (
-        isinstance(failed, FinalRecord) and failed.status == "failed" and "CUDA is not available" in str(failed.error)
-    )
+    assert isinstance(failed, FinalRecord) and failed.status == "failed" and "no CUDA device" in str(failed.error)
+
+
+def test_failure_at_run_time_exits_1_and_still_reports_a_final_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(run: object, reporter: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("nago.trainer._train", broken)
+    spec = TrialSpec(
+        theta=SMALL_THETA, seed=0, param_budget=3e4, head_channels=32, device="cpu",
+        dataset=DatasetSpec(train_limit=300, validation_fraction=0.1), protocol=TrainingProtocol(epochs=1),
+    )  # fmt: skip
+    code, records = _train_in_process(spec)
+    assert code == ExitCode.RUNTIME_FAILURE
+    failed = records[-1]
+    assert isinstance(failed, FinalRecord) and failed.status == "failed" and "No space left" in str(failed.error)
 
 
 def test_re_estimating_batch_norm_changes_evaluation_only(monkeypatch: pytest.MonkeyPatch) -> None:
