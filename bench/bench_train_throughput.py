@@ -190,10 +190,17 @@ def main() -> None:
             batch = args.batch_size
             if device.type == "cuda":
                 batch, _ = choose_batch_size(build_network(arch).to(device), spec, TrainingProtocol(), device, 4096)
-            torch.manual_seed(index)
-            eager, _, peak = measure_images_per_second(build_network(arch), images, labels, batch, args.steps, device)
+            eager, _, peak = measure_images_per_second(
+                build_network(arch, seed=index), images, labels, batch, args.steps, device
+            )
             compiled, compile_seconds, _ = measure_images_per_second(
-                build_network(arch), images, labels, batch, args.steps, device, wrap=lambda m: torch.compile(m)
+                build_network(arch, seed=index),
+                images,
+                labels,
+                batch,
+                args.steps,
+                device,
+                wrap=lambda m: torch.compile(m),
             )
             # the trainer decides after PROBE_STEPS timed eager steps, so `steps` must leave compiled steps
             today_ips, _ = run_trainer(dict(theta), index, budget, max(args.steps, PROBE_STEPS + 4), batch, "never")

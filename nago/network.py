@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from nago.architecture import Architecture, Cell, MergeKind, MidNode, OpKind
 from nago.graphs import DagGraph
+from nago.seeded_init import initialise_linear
 from nago.shapes import CellShape, MergeShape, MidShape, OpShape, OutputShape, resolve_shapes
 
 HEAD_DROPOUT = 0.2
@@ -58,17 +60,41 @@ class Merge(nn.Module):
         return total
 
 
+class NoiseSource:
+    """The random stream of a network's training-time noise (drop-path, head dropout): a generator
+    owned by the network and placed on its device, so no draw touches torch's process-wide generator
+    and two networks trained in one process do not disturb each other's streams."""
+
+    def __init__(self, seed: int, device: torch.device | str = "cpu") -> None:
+        self.seed = seed
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def place(self, device: torch.device) -> None:
+        """Move the stream to `device`, restarting it from the seed (call before the first draw)."""
+        self.generator = torch.Generator(device=device).manual_seed(self.seed)
+
+    @contextmanager
+    def preserved(self) -> Iterator[None]:
+        """Draws inside the block leave the stream where it was (probes, the batch-norm pass)."""
+        state = self.generator.get_state()
+        try:
+            yield
+        finally:
+            self.generator.set_state(state)
+
+
 class DropPath(nn.Module):
     """Zero a whole operation output per sample with probability p while training, scaling the rest
     by 1/(1−p) (nago-spec §6(b); the trainer ramps p from 0 over the epochs)."""
 
     p: Tensor
 
-    def __init__(self) -> None:
+    def __init__(self, noise: NoiseSource) -> None:
         super().__init__()
         # A tensor, not a float, so a compiled step does not recompile when the ramp moves p each epoch.
         self.register_buffer("p", torch.zeros(()), persistent=False)
         self.active = False
+        self.noise = noise
 
     def set(self, p: float) -> None:
         self.p.fill_(p)
@@ -77,11 +103,27 @@ class DropPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or not self.active:
             return x
-        keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype) >= self.p
-        return x * keep / (1 - self.p)
+        keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype, generator=self.noise.generator)
+        return x * (keep >= self.p) / (1 - self.p)
 
 
-def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
+class Dropout(nn.Module):
+    """Zero each feature with probability p while training, scaling the rest by 1/(1−p): torch's
+    dropout, drawing from the network's own stream."""
+
+    def __init__(self, p: float, noise: NoiseSource) -> None:
+        super().__init__()
+        self.p = p
+        self.noise = noise
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, device=x.device, dtype=x.dtype, generator=self.noise.generator)
+        return x * (keep >= self.p) / (1 - self.p)
+
+
+def build_operation(op: OpKind, shape: OpShape, noise: NoiseSource) -> nn.Module:
     """ReLU → conv → BN, ReLU → sepconv → BN, avg-pool (+1×1 conv when channels change), or identity
     (1×1 conv → BN when channels or resolution change)."""
     cin, cout, stride = shape.merge.channels, shape.out_channels, shape.stride
@@ -93,7 +135,7 @@ def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
         layers: list[nn.Module] = [nn.AvgPool2d(op.kernel, stride, op.kernel // 2, count_include_pad=False)]
         if cin != cout:
             layers.append(nn.Conv2d(cin, cout, 1))
-        return nn.Sequential(*layers, DropPath())
+        return nn.Sequential(*layers, DropPath(noise))
     if op is OpKind.SEPCONV3X3:
         conv: list[nn.Module] = [
             nn.Conv2d(cin, cin, 3, stride, 1, groups=cin),
@@ -101,7 +143,7 @@ def build_operation(op: OpKind, shape: OpShape) -> nn.Module:
         ]
     else:
         conv = [nn.Conv2d(cin, cout, op.kernel, stride, op.kernel // 2)]
-    return nn.Sequential(nn.ReLU(), *conv, nn.BatchNorm2d(cout), DropPath())
+    return nn.Sequential(nn.ReLU(), *conv, nn.BatchNorm2d(cout), DropPath(noise))
 
 
 class GraphNode(nn.Module):
@@ -151,9 +193,9 @@ class GraphBlock(nn.Module):
         return mean_of_sinks(self.graph, run_graph(self.graph, self.nodes, x))
 
 
-def _build_mid(mid: MidNode, shape: MidShape) -> GraphNode:
+def _build_mid(mid: MidNode, shape: MidShape, noise: NoiseSource) -> GraphNode:
     ops = [
-        GraphNode(Merge(op_shape.merge), build_operation(op.op, op_shape))
+        GraphNode(Merge(op_shape.merge), build_operation(op.op, op_shape, noise))
         for op, op_shape in zip(mid.ops, shape.ops, strict=True)
     ]
     return GraphNode(Merge(shape.merge), GraphBlock(mid.graph, ops))
@@ -162,7 +204,7 @@ def _build_mid(mid: MidNode, shape: MidShape) -> GraphNode:
 class CellNode(nn.Module):
     """A top-level node: pool inputs to the cell's resolution, merge, run the mid graph (§3.2–3.4)."""
 
-    def __init__(self, cell: Cell, shape: CellShape) -> None:
+    def __init__(self, cell: Cell, shape: CellShape, noise: NoiseSource) -> None:
         super().__init__()
         pool_inputs = cell.downsample == "pool"
         self.pools = nn.ModuleList(
@@ -171,7 +213,7 @@ class CellNode(nn.Module):
                 for res in shape.input_resolutions
             ]
         )
-        mids = [_build_mid(mid, mid_shape) for mid, mid_shape in zip(cell.nodes, shape.mids, strict=True)]
+        mids = [_build_mid(mid, mid_shape, noise) for mid, mid_shape in zip(cell.nodes, shape.mids, strict=True)]
         self.node = GraphNode(Merge(shape.merge), GraphBlock(cell.graph, list(mids)))
 
     def forward(self, inputs: list[Tensor]) -> Tensor:
@@ -224,7 +266,7 @@ def build_stem(arch: Architecture, channels: int) -> nn.Sequential:
     )
 
 
-def build_head(channels: int, head_channels: int, num_classes: int) -> nn.Sequential:
+def build_head(channels: int, head_channels: int, num_classes: int, noise: NoiseSource) -> nn.Sequential:
     """ReLU → 1×1 conv → BN → ReLU → global average pool → dropout → linear (nago-spec §3.4)."""
     return nn.Sequential(
         nn.ReLU(),
@@ -233,7 +275,7 @@ def build_head(channels: int, head_channels: int, num_classes: int) -> nn.Sequen
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Dropout(HEAD_DROPOUT),
+        Dropout(HEAD_DROPOUT, noise),
         nn.Linear(head_channels, num_classes),
     )
 
@@ -260,16 +302,19 @@ def auxiliary_cell(arch: Architecture) -> int | None:
 
 class GeneratedNetwork(nn.Module):
     """The network of one architecture record: stem, top-level graph of cells, head; optionally an
-    auxiliary head for training, outside the parameter budget and dropped at evaluation."""
+    auxiliary head for training, outside the parameter budget and dropped at evaluation. `seed` fixes
+    the initial weights and the stream of the training-time noise (`noise`), both drawn from
+    generators the network owns."""
 
-    def __init__(self, arch: Architecture, auxiliary: bool = False) -> None:
+    def __init__(self, arch: Architecture, auxiliary: bool = False, seed: int = 0) -> None:
         super().__init__()
         shape = resolve_shapes(arch)
+        self.noise = NoiseSource(seed)
         self.top = arch.top
         self.stem = build_stem(arch, shape.stem_channels)
-        self.cells = nn.ModuleList([CellNode(c, s) for c, s in zip(arch.cells, shape.cells, strict=True)])
+        self.cells = nn.ModuleList([CellNode(c, s, self.noise) for c, s in zip(arch.cells, shape.cells, strict=True)])
         self.output = TopOutput(shape.output)
-        self.head = build_head(shape.output.channels, arch.head_channels, arch.input.num_classes)
+        self.head = build_head(shape.output.channels, arch.head_channels, arch.input.num_classes, self.noise)
         aux_cell = auxiliary_cell(arch) if auxiliary else None
         self.auxiliary_cell = aux_cell
         self.auxiliary = (
@@ -277,7 +322,7 @@ class GeneratedNetwork(nn.Module):
             if aux_cell is not None
             else None
         )
-        initialise_weights(self)
+        initialise_weights(self, torch.Generator().manual_seed(seed))
 
     def forward_with_auxiliary(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Logits, and the auxiliary head's logits when it exists and the network is training."""
@@ -290,6 +335,15 @@ class GeneratedNetwork(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_with_auxiliary(x)[0]
+
+    def _apply(self, fn: Any, recurse: bool = True) -> GeneratedNetwork:
+        """`.to(device)`/`.cuda()` also move the noise stream (restarted from the seed: a CPU and a
+        CUDA generator have different states) so the noise is drawn where the activations are."""
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]
+        device = next(self.parameters()).device
+        if self.noise.generator.device != device:
+            self.noise.place(device)
+        return self
 
     @contextmanager
     def paused_drop_path(self) -> Iterator[None]:
@@ -312,18 +366,25 @@ class GeneratedNetwork(nn.Module):
                 module.set(p)
 
 
-def initialise_weights(module: nn.Module) -> None:
-    """Kaiming-normal (fan_out, ReLU) convs, BN weight 1 and bias 0, edge weights 1 (nago-spec §3.4)."""
+def initialise_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """Kaiming-normal (fan_out, ReLU) convs, BN weight 1 and bias 0, edge weights 1 (nago-spec §3.4);
+    linear layers by torch's own rule; every draw from `generator`."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            initialise_linear(m, generator)
 
 
-def build_network(arch: Architecture, auxiliary: bool = False) -> GeneratedNetwork:
-    """The trainable torch module for `arch` (with an auxiliary head for the final protocol)."""
-    return GeneratedNetwork(arch, auxiliary)
+def build_network(
+    arch: Architecture, auxiliary: bool = False, seed: int = 0, device: torch.device | None = None
+) -> GeneratedNetwork:
+    """The trainable torch module for `arch` (with an auxiliary head for the final protocol), its
+    weights and training noise fixed by `seed`, placed on `device` (CPU by default)."""
+    net = GeneratedNetwork(arch, auxiliary, seed)
+    return net.to(device) if device is not None else net

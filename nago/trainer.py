@@ -113,7 +113,7 @@ def choose_batch_size(
     cap = max(2, min(protocol.max_batch_size, train_size))
     if device.type != "cuda":
         return (protocol.batch_size or min(REFERENCE_BATCH, cap)), None
-    probe = copy.deepcopy(net)
+    probe = copy.deepcopy(net)  # its own copy of the noise stream: probing draws nothing from `net`'s
     per_image = measure_memory_per_image(probe, input_spec, device=str(device))
     del probe
     torch.cuda.empty_cache()
@@ -200,7 +200,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "noise": self.net.noise.generator.get_state(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -208,7 +208,8 @@ class _Run:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        if "noise" in state:  # checkpoints before the network owned its noise stream restart it from the seed
+            self.net.noise.generator.set_state(state["noise"])
         self.epochs_done = int(state["epochs_done"])
         self.steps = int(state.get("steps", 0))
         self.train_losses = [float(loss) for loss in state.get("train_losses", [])]
@@ -227,10 +228,9 @@ def _prepare(spec: TrialSpec) -> _Run:
     arch = resolve_architecture(spec, input_spec)
     device = resolve_device(spec.device)
     check_fits_device(arch, device, protocol.batch_size or REFERENCE_BATCH, device_memory_bytes(device))
-    torch.manual_seed(spec.seed)
-    generator = torch.Generator().manual_seed(spec.seed)
+    generator = torch.Generator().manual_seed(spec.seed)  # data order and augmentation
     regularisation = protocol.regularisation(data.size)
-    net = build_network(arch, auxiliary=regularisation.auxiliary_weight > 0).to(device)
+    net = build_network(arch, auxiliary=regularisation.auxiliary_weight > 0, seed=spec.seed, device=device)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     batch_size, measured = choose_batch_size(net, input_spec, protocol, device, len(data.train))
@@ -355,11 +355,10 @@ def recompute_batch_norm(run: _Run, train: _DeviceData) -> None:
     hooks = [m.register_forward_pre_hook(capture) for m in norms]
     run.net.train()
     count = min(BATCH_NORM_IMAGES, int(train.labels.shape[0]))
-    # The head's dropout draws from torch's generator in training mode: a forked generator leaves
-    # training with the same random stream as without this pass.
-    devices = [run.device] if run.device.type == "cuda" else []
+    # The head's dropout draws from the network's noise stream in training mode: the stream is kept,
+    # so training continues with the same draws as without this pass.
     try:
-        with torch.random.fork_rng(devices=devices), run.net.paused_drop_path():
+        with run.net.noise.preserved(), run.net.paused_drop_path():
             for index in _batches(run, train, run.batch_size, torch.arange(count)):
                 with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.use_bf16):
                     run.net(_normalised(run, train, index))

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nago.seeded_init import initialise_linear
+
 HIDDEN = 10
 SAMPLES = 100
 THIN = 10
@@ -27,10 +29,16 @@ FRICTION = 0.05
 MAP_STEPS = 500
 
 
-def _network(dims: int) -> nn.Sequential:
+def _linear(inputs: int, outputs: int, generator: torch.Generator) -> nn.Linear:
+    layer: nn.Linear = nn.utils.skip_init(nn.Linear, inputs, outputs)  # type: ignore[no-untyped-call]
+    initialise_linear(layer, generator)  # skip_init: no draw from torch's process-wide generator
+    return layer
+
+
+def _network(dims: int, generator: torch.Generator) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(dims, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, HIDDEN), nn.Tanh(),
-        nn.Linear(HIDDEN, HIDDEN), nn.Tanh(), nn.Linear(HIDDEN, 2),
+        _linear(dims, HIDDEN, generator), nn.Tanh(), _linear(HIDDEN, HIDDEN, generator), nn.Tanh(),
+        _linear(HIDDEN, HIDDEN, generator), nn.Tanh(), _linear(HIDDEN, 2, generator),
     )  # fmt: skip
 
 
@@ -59,7 +67,7 @@ class SghmcBnn:
         self.seed = seed
         self.samples: list[list[Tensor]] = []
         self.y_mean, self.y_std = 0.0, 1.0
-        self.net = _network(dims).double()
+        self.net = _network(dims, torch.Generator().manual_seed(seed)).double()
 
     def _log_posterior(self, x: Tensor, y: Tensor) -> Tensor:
         out = self.net(x)
@@ -72,8 +80,7 @@ class SghmcBnn:
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
         """Sample 100 weight vectors: 5·|D| burn-in steps, then 1000 steps keeping every 10th."""
         generator = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)
-        self.net = _network(self.dims).double()
+        self.net = _network(self.dims, generator).double()
         inputs = torch.as_tensor(x, dtype=torch.float64)
         targets = torch.as_tensor(y, dtype=torch.float64)
         self.y_mean, self.y_std = float(targets.mean()), float(targets.std()) if len(targets) > 1 else 1.0

@@ -57,6 +57,54 @@ def metric_scale(model: Any, dims: int) -> Tensor:
     return scale
 
 
+FIT_ATTEMPTS = 5  # BoTorch's own default number of fitting attempts
+FIT_STREAM = 1  # the fit's random stream, apart from the proposals' (seed, proposed) stream
+
+
+def fit_gp(train_x: Tensor, train_y: Tensor, rng: np.random.Generator) -> Any:
+    """A SingleTaskGP (standardised outputs) fitted by marginal likelihood, as BoTorch's
+    `fit_gpytorch_mll` does: the first attempt from the default hyperparameters, each retry from
+    values drawn from the model's priors. The draws come from `rng`, not from torch's process-wide
+    generator that BoTorch's retries use, so two proposers fitting in two threads do not share a stream.
+
+    Args:
+        train_x: (n, d) inputs in the unit box.
+        train_y: (n, 1) observed values.
+        rng: the caller's generator, used only if the first attempt fails.
+    """
+    from botorch.exceptions.errors import ModelFittingError
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    for attempt in range(FIT_ATTEMPTS):
+        model = SingleTaskGP(train_x, train_y, outcome_transform=Standardize(m=1))
+        if attempt > 0:
+            draw_from_priors(model, rng)
+        try:
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1)
+        except ModelFittingError:
+            continue
+        model.eval()
+        return model
+    raise ModelFittingError(f"all {FIT_ATTEMPTS} attempts to fit the GP failed")
+
+
+def draw_from_priors(model: Any, rng: np.random.Generator) -> None:
+    """Set every hyperparameter that has a prior to a draw from it (inverse CDF of uniforms from `rng`)."""
+    for _name, module, prior, closure, setting_closure in model.named_priors():
+        if setting_closure is None:
+            continue
+        current = closure(module)
+        uniforms = torch.from_numpy(rng.uniform(1e-6, 1 - 1e-6, size=tuple(current.shape))).to(current)
+        try:
+            value = prior.icdf(uniforms)
+        except NotImplementedError:  # a prior without an inverse CDF keeps its default starting value
+            continue
+        setting_closure(module, value)
+
+
 @dataclass
 class BatchDiagnostics:
     """What the last `ask` did: the penalised centres before each point, L, M, the metric's
@@ -117,20 +165,11 @@ class LocalPenalisationProposer(Proposer):
 
     def fit_model(self) -> Any:
         """The GP on the observations, hyperparameters fitted by marginal likelihood."""
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms.outcome import Standardize
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-
         train_x = torch.tensor(
             np.array([self.encoding.snap(self.encoding.encode(o.theta)) for o in self.observations]), dtype=DTYPE
         )
         train_y = torch.tensor([[o.value] for o in self.observations], dtype=DTYPE)
-        torch.manual_seed(self.seed * 1_000_003 + self.proposed)
-        model = SingleTaskGP(train_x, train_y, outcome_transform=Standardize(m=1))
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        model.eval()
-        return model
+        return fit_gp(train_x, train_y, np.random.default_rng([self.seed, self.proposed, FIT_STREAM]))
 
     def _penalised_batch(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         model = self.fit_model()

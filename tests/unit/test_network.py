@@ -13,12 +13,12 @@ from helpers import ALL_SPACES, sample_random
 from nago.architecture import Architecture, InputSpec, load_architecture
 from nago.complexity import BYTES_PER_VALUE, count_params, measure_complexity
 from nago.errors import InvalidInputError
-from nago.network import build_network
+from nago.network import Dropout, build_network
 from nago.sampling import sample_architecture
 from nago.spaces import get_space
 
 SPECS = [InputSpec(channels=1, size=28), InputSpec(channels=3, size=32), InputSpec(channels=3, size=224)]
-LAYER_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Dropout, nn.Linear)
+LAYER_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.AvgPool2d, nn.AdaptiveAvgPool2d, Dropout, nn.Linear)
 
 
 def _hooked_counts(net: nn.Module, spec: InputSpec) -> tuple[int, int]:
