@@ -127,7 +127,15 @@ class _Engine:
             self._relaunch_later(trial, "Lost", "the attempt was lost; launched again (not counted as a retry)")
         elif isinstance(event, RecordReceived):
             record = event.record
-            if record.status == "succeeded":
+            expected = trial.digest(self.ledger.search)
+            if record.trial_digest != expected:  # a stale or foreign record: not this entry's Θ, seed or budget
+                self.actions.append(CancelTrial(trial.trial_id, trial.attempt, "ForeignRecord"))
+                self._relaunch_later(
+                    trial, "ForeignRecord",
+                    f"a record for attempt {attempt} was made for another Θ, seed or budget "
+                    f"(digest {record.trial_digest}, expected {expected}); ignored, launched again",
+                )  # fmt: skip
+            elif record.status == "succeeded":
                 self._succeed(trial, TrialResult.from_record(record))
             else:
                 self._exit(trial, record.exit_code or int(ExitCode.RUNTIME_FAILURE), record.error)

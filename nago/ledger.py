@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nago.records import FinalRecord
+from nago.records import FinalRecord, compute_trial_digest
 
 
 class TrialState(StrEnum):
@@ -88,6 +88,10 @@ class TrialEntry(BaseModel):
     @property
     def done(self) -> bool:
         return self.state in (TrialState.SUCCEEDED, TrialState.FAILED)
+
+    def digest(self, search: str) -> str:
+        """What this entry asks a trainer to train (records carry the same digest; nago/records.py)."""
+        return compute_trial_digest(search, self.trial_id, self.theta, self.seed, self.budget)
 
 
 class Ledger(BaseModel):

@@ -35,7 +35,7 @@ from nago.exit_codes import ExitCode
 from nago.memory import measure_memory_per_image
 from nago.network import GeneratedNetwork, build_network
 from nago.protocol import REFERENCE_BATCH, ProtocolMode, Regularisation, TrainingProtocol, warn_learning_rate
-from nago.records import EpochRecord, FinalRecord
+from nago.records import EpochRecord, FinalRecord, compute_trial_digest
 from nago.sampling import sample_architecture
 from nago.sinks import RecordSink
 from nago.spaces import get_space
@@ -397,6 +397,7 @@ class Reporter:
     def __init__(self, spec: TrialSpec, sinks: list[RecordSink]) -> None:
         self.spec = spec
         self.sinks = sinks
+        self.digest = compute_trial_digest(spec.search, spec.trial_id, spec.theta, spec.seed, spec.protocol.epochs)
 
     def common(self, epoch: int) -> dict[str, Any]:
         return {
@@ -405,6 +406,7 @@ class Reporter:
             "attempt": self.spec.attempt,
             "epoch": epoch,
             "time": time.time(),
+            "trial_digest": self.digest,
         }
 
     def emit(self, record: EpochRecord | FinalRecord) -> None:

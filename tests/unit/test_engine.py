@@ -35,9 +35,14 @@ def _spec(**spec: Any) -> GeneratorSearchSpec:
     return parse_search(manifest).spec
 
 
-def _final(trial_id: str, attempt: int = 0, accuracy: float = 0.5, status: str = "succeeded", code: int = 0) -> Event:
+def _final(
+    ledger: Ledger, trial_id: str, attempt: int = 0, accuracy: float = 0.5, status: str = "succeeded", code: int = 0
+) -> Event:
+    entry = ledger.get(trial_id)
+    assert entry is not None
     record = FinalRecord(
         search="s", trial_id=trial_id, attempt=attempt, epoch=1, time=0.0, status=status, exit_code=code,  # type: ignore[arg-type]
+        trial_digest=entry.digest(ledger.search),
         best_val_accuracy=accuracy if status == "succeeded" else None, activation_bytes_per_image=1000, params=10,
     )  # fmt: skip
     return RecordReceived(record, at=0.0)
@@ -52,7 +57,7 @@ def _finish(spec: GeneratorSearchSpec, ledger: Ledger, now: float, accuracy: flo
     events: list[Event] = []
     for t in ledger.trials:
         if t.state is TrialState.RUNNING:
-            events += [_final(t.trial_id, t.attempt, accuracy), TrialExited(t.trial_id, t.attempt, 0, now)]
+            events += [_final(ledger, t.trial_id, t.attempt, accuracy), TrialExited(t.trial_id, t.attempt, 0, now)]
     return reconcile(spec, ledger, events, now)
 
 
@@ -60,16 +65,16 @@ def test_sync_batches_wait_for_the_whole_batch() -> None:
     spec = _spec()
     step = reconcile(spec, Ledger(search="s"), [], now=0)
     assert _launched(step) == [("s-0000", 0), ("s-0001", 0)] and step.ledger.phase is SearchPhase.RUNNING
-    step = reconcile(spec, step.ledger, [_final("s-0000"), TrialExited("s-0000", 0, 0, 1)], now=1)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0000"), TrialExited("s-0000", 0, 0, 1)], now=1)
     assert _launched(step) == []  # one of the batch still runs: Algorithm 1 waits
-    step = reconcile(spec, step.ledger, [_final("s-0001"), TrialExited("s-0001", 0, 0, 2)], now=2)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0001"), TrialExited("s-0001", 0, 0, 2)], now=2)
     assert _launched(step) == [("s-0002", 0), ("s-0003", 0)]
 
 
 def test_async_mode_refills_a_slot_as_soon_as_a_trial_ends() -> None:
     spec = _spec(strategy={"mode": "async"})
     step = reconcile(spec, Ledger(search="s"), [], now=0)
-    step = reconcile(spec, step.ledger, [_final("s-0000"), TrialExited("s-0000", 0, 0, 1)], now=1)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0000"), TrialExited("s-0000", 0, 0, 1)], now=1)
     assert _launched(step) == [("s-0002", 0)]
 
 
@@ -78,7 +83,7 @@ def test_a_batch_larger_than_parallelism_queues_its_rest() -> None:
     step = reconcile(spec, Ledger(search="s"), [], now=0)
     assert _launched(step) == [("s-0000", 0), ("s-0001", 0)]
     assert step.ledger.trials[2].state is TrialState.PENDING
-    step = reconcile(spec, step.ledger, [_final("s-0000")], now=1)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0000")], now=1)
     assert _launched(step) == [("s-0002", 0)]
 
 
@@ -114,7 +119,7 @@ def test_retries_are_limited() -> None:
 def test_a_failed_final_record_counts_like_its_exit_code() -> None:
     spec = _spec(budget={"maxFailedTrials": 5})
     step = reconcile(spec, Ledger(search="s"), [], now=0)
-    step = reconcile(spec, step.ledger, [_final("s-0000", status="failed", code=2)], now=1)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0000", status="failed", code=2)], now=1)
     assert step.ledger.trials[0].state is TrialState.FAILED and step.ledger.trials[0].reason == "BadInput"
 
 
@@ -129,7 +134,9 @@ def test_stale_events_of_an_earlier_attempt_are_ignored() -> None:
     spec = _spec(budget={"maxFailedTrials": 5})
     step = reconcile(spec, Ledger(search="s"), [], now=0)
     step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 1, 1)], now=1)  # retried as attempt 1
-    step = reconcile(spec, step.ledger, [_final("s-0000", attempt=0), TrialExited("s-0000", 0, 0, 2)], now=2)
+    step = reconcile(
+        spec, step.ledger, [_final(step.ledger, "s-0000", attempt=0), TrialExited("s-0000", 0, 0, 2)], now=2
+    )
     assert step.ledger.trials[0].state is TrialState.RUNNING and step.ledger.trials[0].attempt == 1
 
 
@@ -148,7 +155,7 @@ def test_a_record_after_a_clean_exit_still_counts() -> None:
     spec = _spec()
     step = reconcile(spec, Ledger(search="s"), [], now=0)
     step = reconcile(spec, step.ledger, [TrialExited("s-0000", 0, 0, 10)], now=10)
-    step = reconcile(spec, step.ledger, [_final("s-0000", accuracy=0.7)], now=20)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0000", accuracy=0.7)], now=20)
     assert step.ledger.trials[0].state is TrialState.SUCCEEDED and step.ledger.trials[0].result is not None
 
 
@@ -196,7 +203,7 @@ def test_a_search_without_one_successful_trial_fails() -> None:
 def test_one_success_among_failures_still_succeeds() -> None:
     spec = _spec(budget={"maxTrials": 2, "maxFailedTrials": 5, "maxRetries": 0})
     step = reconcile(spec, Ledger(search="s"), [], now=0)
-    events = [TrialExited("s-0000", 0, 2, 1), _final("s-0001"), TrialExited("s-0001", 0, 0, 1)]
+    events = [TrialExited("s-0000", 0, 2, 1), _final(step.ledger, "s-0001"), TrialExited("s-0001", 0, 0, 1)]
     step = reconcile(spec, step.ledger, events, now=1)
     assert step.ledger.phase is SearchPhase.SUCCEEDED and step.ledger.reason == "MaxTrialsReached"
 
@@ -244,7 +251,7 @@ def test_bohb_promotes_the_best_of_a_rung() -> None:
     step = reconcile(spec, Ledger(search="s"), [], now=0)
     assert [t.budget for t in step.ledger.trials] == [1, 1, 1, 1]
     accuracies = {"s-0000": 0.1, "s-0001": 0.9, "s-0002": 0.5, "s-0003": 0.3}
-    events: list[Event] = [_final(tid, accuracy=acc) for tid, acc in accuracies.items()]
+    events: list[Event] = [_final(step.ledger, tid, accuracy=acc) for tid, acc in accuracies.items()]
     step = reconcile(spec, step.ledger, events, now=1)
     promoted = step.ledger.trials[4:6]
     assert [t.budget for t in promoted] == [2, 2]
@@ -254,8 +261,18 @@ def test_bohb_promotes_the_best_of_a_rung() -> None:
 def test_final_evaluation_trains_k_architectures_of_the_best_generator() -> None:
     spec = _spec(final={"architectures": 3, "epochs": 2})
     step = reconcile(spec, Ledger(search="s"), [], now=0)
-    step = reconcile(spec, step.ledger, [_final("s-0000", accuracy=0.2), _final("s-0001", accuracy=0.8)], now=1)
-    step = reconcile(spec, step.ledger, [_final("s-0002", accuracy=0.3), _final("s-0003", accuracy=0.4)], now=2)
+    step = reconcile(
+        spec,
+        step.ledger,
+        [_final(step.ledger, "s-0000", accuracy=0.2), _final(step.ledger, "s-0001", accuracy=0.8)],
+        now=1,
+    )
+    step = reconcile(
+        spec,
+        step.ledger,
+        [_final(step.ledger, "s-0002", accuracy=0.3), _final(step.ledger, "s-0003", accuracy=0.4)],
+        now=2,
+    )
     assert step.ledger.phase is SearchPhase.FINAL_EVALUATION
     finals = step.ledger.of(TrialPurpose.FINAL)
     assert len(finals) == 3 and {t.budget for t in finals} == {2} and len({t.seed for t in finals}) == 3
@@ -270,3 +287,18 @@ def test_the_engine_does_not_change_its_input_and_is_deterministic() -> None:
     ledger = Ledger(search="s")
     first, second = reconcile(spec, ledger, [], now=0), reconcile(spec, ledger, [], now=0)
     assert ledger.trials == [] and first.ledger == second.ledger
+
+
+@pytest.mark.parametrize("digest", [None, "0123456789abcdef"], ids=["no digest", "another trial's digest"])
+def test_a_record_made_for_another_theta_is_not_taken(digest: str | None) -> None:
+    spec = _spec(budget={"maxTrials": 2, "parallelism": 2})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    event = _final(step.ledger, "s-0000", accuracy=0.9)
+    assert isinstance(event, RecordReceived)
+    foreign = RecordReceived(event.record.model_copy(update={"trial_digest": digest}), at=1.0)
+    step = reconcile(spec, step.ledger, [foreign], now=1)
+    trial = step.ledger.get("s-0000")
+    assert trial is not None and trial.result is None and trial.reason == "ForeignRecord"
+    assert trial.attempt == 1 and trial.retries == 0  # launched again, not counted as a failure
+    assert any(isinstance(a, CancelTrial) and a.trial_id == "s-0000" and a.attempt == 0 for a in step.actions)
+    assert ("s-0000", 1) in _launched(step)
