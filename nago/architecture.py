@@ -162,6 +162,27 @@ class Architecture(_Frozen):
             raise ValueError(f"{len(self.cells)} cells for a top graph of {self.top.num_nodes} nodes")
         return self
 
+    @model_validator(mode="after")
+    def _stored_fields_agree_with_the_graphs(self) -> Architecture:
+        """Re-derive what the record states besides its graphs: each cell's resolution from its stage
+        (the stem's resolution halved per stage, as every generator samples it; appendix A), and stages
+        that never go back along a top-level edge. A hand-edited record that contradicts them is refused."""
+        stem = self.input.stem_resolution
+        for index, cell in enumerate(self.cells):
+            expected = max(1, stem // 2**cell.stage)
+            if cell.resolution != expected:
+                raise ValueError(
+                    f"cells[{index}].resolution: {cell.resolution} contradicts stage {cell.stage} on a "
+                    f"{self.input.label()} input (stem {stem}): expected {expected}"
+                )
+        for u, v in self.top.edges:
+            if self.cells[v].stage < self.cells[u].stage:
+                raise ValueError(
+                    f"cells[{v}].stage: {self.cells[v].stage} is below the stage {self.cells[u].stage} of its "
+                    f"input cell {u}: stages never go back along the top-level graph"
+                )
+        return self
+
     @property
     def node_count(self) -> int:
         """Total operation nodes over all three levels (appendix E counts these)."""
@@ -195,4 +216,5 @@ def read_architecture(path: Path) -> Architecture:
 def _first_error(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -34,10 +36,57 @@ EPILOG = "Exit codes: 0 success, 1 failure at run time, 2 bad input (the message
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors exit with our BAD_INPUT code and one line."""
+    """argparse, but usage errors exit with our BAD_INPUT code and one line, and options are spelled
+    out (no abbreviations: every flag given is known by its name, see `find_given_options`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+# Options that only shape an architecture drawn from Θ: an --arch file fixes all of them.
+ARCH_FIXES = ("space", "ranges", "theta_seed", "param_budget", "head_channels", "input", "classes")
+# What a trainer takes from a --trial/--trial-json file; besides it only where records go applies.
+TRIAL_FILE_SETS_ALL_BUT = ("trial", "trial_json", "jsonl", "redis_url", "flush_timeout")
+
+
+def find_given_options(parser: argparse.ArgumentParser, command: str, argv: Sequence[str]) -> set[str]:
+    """The destinations of the options written on the command line (not those left at their defaults)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    given = set()
+    for token in argv:
+        if token == "--":
+            break
+        action = sub._option_string_actions.get(token.split("=", 1)[0]) if token.startswith("-") else None
+        if action is not None and action.dest != "help":
+            given.add(action.dest)
+    return given
+
+
+def refuse_options_that_do_not_apply(command: str, given: set[str]) -> None:
+    """A flag that would be ignored is bad input: the user meant something by it."""
+
+    def flag(dest: str) -> str:
+        return "--" + {"ranges": "range", "lr": "lr"}.get(dest, dest).replace("_", "-")
+
+    def refuse(dest: str, why: str) -> None:
+        raise InvalidInputError(flag(dest), f"does not apply {why}")
+
+    if command == "train" and given & {"trial", "trial_json"}:
+        source = "--trial" if "trial" in given else "--trial-json"
+        for dest in sorted(given - set(TRIAL_FILE_SETS_ALL_BUT)):
+            refuse(dest, f"with {source}: the trial file sets it")
+    if "arch" in given:
+        for dest in sorted(given & {*ARCH_FIXES, *(() if command == "train" else ("seed",))}):
+            refuse(dest, "with --arch: the architecture file fixes it")
+    if "theta_seed" in given and "random" not in given:
+        refuse("theta_seed", "without --random (it seeds the uniform draw of Θ)")
+    if command == "train":
+        for dest in sorted(given & {"input", "classes"}):
+            refuse(dest, "to nago train: the dataset sets the input size and the classes")
 
 
 def _add_space_options(parser: argparse.ArgumentParser) -> None:
@@ -88,11 +137,14 @@ def parse_ranges(items: Sequence[str]) -> dict[str, tuple[float, float]]:
         name, _, bounds = item.partition("=")
         low, _, high = bounds.partition(":")
         try:
-            ranges[name.strip()] = (float(low), float(high))
+            bounds_given = (float(low), float(high))
         except ValueError:
             raise InvalidInputError(
                 "--range", f"expected NAME=LOW:HIGH such as bottom_nodes=3:32, got {item!r}"
             ) from None
+        if not all(math.isfinite(bound) for bound in bounds_given):
+            raise InvalidInputError("--range", f"bounds must be finite numbers, got {item!r}")
+        ranges[name.strip()] = bounds_given
     return ranges
 
 
@@ -308,21 +360,15 @@ def _run_search(args: argparse.Namespace) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> None:
-    from nago.ledger import Ledger
     from nago.report import write_results
-    from nago.search_spec import parse_search
+    from nago.state_folder import read_ledger, read_stored_search
 
-    try:
-        search = parse_search(json.loads((args.state_dir / "search.json").read_text()))
-        ledger = Ledger.model_validate_json((args.state_dir / "ledger.json").read_text())
-    except OSError as error:
-        raise InvalidInputError(
-            "state_dir", f"{args.state_dir} is not a search's state folder: {error.strerror}"
-        ) from None
-    if ledger.search != search.metadata.name:
-        raise InvalidInputError(
-            "state_dir", f"ledger.json belongs to search {ledger.search!r}, search.json to {search.metadata.name!r}"
-        )
+    search = read_stored_search(args.state_dir)
+    if search is None:
+        raise InvalidInputError("state_dir", f"{args.state_dir} is not a search's state folder: no search.json")
+    ledger = read_ledger(args.state_dir, search.metadata.name)
+    if ledger is None:
+        raise InvalidInputError("state_dir", f"{args.state_dir} is not a search's state folder: no ledger.json")
     print(f"wrote {write_results(search, ledger, args.output or args.state_dir / 'results')}")
 
 
@@ -461,8 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)  # from BoTorch
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = parser.parse_args(arguments)
+    except SystemExit as done:  # usage errors (exit 2, one line) and --help
+        return int(done.code or 0)
+    try:
+        refuse_options_that_do_not_apply(args.command, find_given_options(parser, args.command, arguments))
         args.run(args)
     except SystemExit as done:
         return int(done.code or 0)

@@ -187,8 +187,17 @@ def fit_width(arch: Architecture, param_budget: float) -> float:
     we bisect over those breakpoints and return the middle of the best interval.
     """
     ratios = _channel_ratios(arch)
-    smallest = count_params(arch, min(0.5 / r for r in ratios) * 0.5)
+    narrowest = min(0.5 / r for r in ratios) * 0.5
+    smallest = count_params(arch, narrowest)
     if smallest > param_budget:
+        one_channel_head = count_params(arch.model_copy(update={"head_channels": 1}), narrowest)
+        if one_channel_head <= param_budget:  # the head alone is what does not fit
+            raise InvalidInputError(
+                "head_channels",
+                f"{arch.head_channels} channels do not fit param_budget {param_budget:g}: the network's "
+                f"smallest is {smallest:,} parameters with this head, {one_channel_head:,} with a one-channel head; "
+                "lower head_channels",
+            )
         raise InvalidInputError(
             "param_budget",
             f"{param_budget:g} is below {smallest} parameters, the smallest this architecture can have "

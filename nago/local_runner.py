@@ -50,7 +50,7 @@ from nago.records import FinalRecord, RecordParseError, parse_record
 from nago.search_spec import GeneratorSearch
 from nago.search_status import build_status
 from nago.search_trials import build_trial_spec
-from nago.state_folder import LEDGER_FILE
+from nago.state_folder import LEDGER_FILE, read_ledger
 
 STOP_GRACE_SECONDS = 10.0
 INTERRUPTED_EXIT = 130
@@ -63,13 +63,8 @@ def die_with_parent() -> None:
 
 
 def load_ledger(state_dir: Path, search: str) -> Ledger:
-    path = state_dir / LEDGER_FILE
-    if not path.exists():
-        return Ledger(search=search)
-    ledger = Ledger.model_validate_json(path.read_text())
-    if ledger.search != search:
-        raise InvalidInputError("state_dir", f"{state_dir} holds search {ledger.search!r}, not {search!r}")
-    return ledger
+    """The folder's ledger of `search`, or a new one."""
+    return read_ledger(state_dir, search) or Ledger(search=search)
 
 
 def save_ledger(state_dir: Path, ledger: Ledger) -> None:

@@ -78,8 +78,9 @@ def read_text_file(path: Path, field: str) -> str:
 
 def load_yaml_documents(text: str, source: str, field: str) -> list[Any]:
     """The non-empty YAML documents in `text` (JSON is YAML), each checked against the limits above."""
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)  # reading starts here: a character YAML forbids is refused at once
         documents = []
         while loader.check_data():  # type: ignore[no-untyped-call]
             document = loader.get_data()
@@ -89,10 +90,15 @@ def load_yaml_documents(text: str, source: str, field: str) -> list[Any]:
     except yaml.MarkedYAMLError as error:
         where = f" (line {error.problem_mark.line + 1})" if error.problem_mark is not None else ""
         raise InvalidInputError(field, f"{source} is not valid YAML{where}: {error.problem}") from None
+    except yaml.reader.ReaderError as error:
+        raise InvalidInputError(
+            field, f"{source} holds a character YAML does not allow (#x{error.character:x}, position {error.position})"
+        ) from None
     except yaml.YAMLError as error:
-        raise InvalidInputError(field, f"{source}: {error}") from None
+        raise InvalidInputError(field, f"{source}: {' '.join(str(error).split())}") from None
     except RecursionError:
         raise InvalidInputError(field, f"{source}: nested deeper than {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents

@@ -8,6 +8,8 @@ already there: the name and the fields fixed once a search exists (`space`, `dat
 `objectives`, `strategy`, `training`: the trials and the proposer's state depend on them; the same
 rule the operator's CRD enforces, docs/operator.md) must match; `budget`, `final`, `trial` and
 `suspend` may change. Trial folders without the ledger that binds them to their Θ are refused.
+`read_ledger` and `read_stored_search` read the folder's two documents for the runner and for
+`nago report`: a truncated, garbage or foreign file is bad input named by its path, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from nago.errors import InvalidInputError
-from nago.search_spec import GeneratorSearch
+from nago.ledger import Ledger
+from nago.search_spec import GeneratorSearch, list_problems, parse_search
 
 LOCK_FILE = ".lock"
 SEARCH_FILE = "search.json"
@@ -62,6 +67,52 @@ def claim_state_folder(state_dir: Path) -> StateFolderLock:
     return StateFolderLock(handle)
 
 
+def _read_document(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(str(path), f"cannot be read: {error}") from None
+
+
+def read_ledger(state_dir: Path, search: str | None = None) -> Ledger | None:
+    """The folder's ledger (None if there is none yet), checked to belong to `search` when given."""
+    path = state_dir / LEDGER_FILE
+    text = _read_document(path)
+    if text is None:
+        return None
+    try:
+        ledger = Ledger.model_validate_json(text)
+    except ValidationError as error:
+        field, message = list_problems(error)[0]
+        detail = message if field == "manifest" else f"{field}: {message}"  # "manifest": the whole document
+        raise InvalidInputError(
+            str(path),
+            f"is not a ledger this version of nago can read ({detail}); restore it, or move the state folder "
+            "away to start over",
+        ) from None
+    if search is not None and ledger.search != search:
+        raise InvalidInputError("--state-dir", f"{state_dir} holds search {ledger.search!r}, not {search!r}")
+    return ledger
+
+
+def read_stored_search(state_dir: Path) -> GeneratorSearch | None:
+    """The search.json a run wrote into the folder (None if there is none)."""
+    path = state_dir / SEARCH_FILE
+    text = _read_document(path)
+    if text is None:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise InvalidInputError(str(path), f"is not valid JSON: {error}") from None
+    try:
+        return parse_search(document)
+    except InvalidInputError as error:
+        raise InvalidInputError(str(path), f"is not a search this version of nago can read ({error})") from None
+
+
 def _first_difference(old: Any, new: Any, path: str) -> str | None:
     """The dotted path of the first place where two JSON values differ."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -82,10 +133,11 @@ def check_against_folder(search: GeneratorSearch, state_dir: Path) -> None:
             f"{state_dir / 'trials'} holds {len(trials)} trial folders but {LEDGER_FILE} is missing, so their "
             f"results cannot be bound to their Θ; restore {LEDGER_FILE}, or move trials/ away to start over",
         )
-    path = state_dir / SEARCH_FILE
-    if not path.exists():
+    read_ledger(state_dir, search.metadata.name)  # readable and this search's, before anything is written
+    stored_search = read_stored_search(state_dir)
+    if stored_search is None:
         return
-    stored = json.loads(path.read_text())
+    stored = json.loads(stored_search.model_dump_json(by_alias=True))
     new = json.loads(search.model_dump_json(by_alias=True))
     old_name, new_name = stored.get("metadata", {}).get("name"), new["metadata"]["name"]
     if old_name != new_name:

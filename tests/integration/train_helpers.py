@@ -23,9 +23,10 @@ SMALL_THETA = {
 
 def train_command(*extra: str, source: list[str] | None = None) -> list[str]:
     """`nago train` on a small Fashion-MNIST slice with a small network (Θ unless `source` says)."""
+    source = source or ["--theta", json.dumps(SMALL_THETA)]
+    shape = [] if "--arch" in source else ["--param-budget", "30000", "--head-channels", "32"]  # --arch fixes both
     return [
-        sys.executable, "-m", "nago.cli", "train", *(source or ["--theta", json.dumps(SMALL_THETA)]),
-        "--param-budget", "30000", "--head-channels", "32", "--train-limit", "600",
+        sys.executable, "-m", "nago.cli", "train", *source, *shape, "--train-limit", "600",
         "--validation-fraction", "0.02", "--batch-size", "32", "--device", "cpu", *extra,
     ]  # fmt: skip
 

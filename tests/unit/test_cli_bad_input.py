@@ -11,7 +11,7 @@ from nago.cli import main
 from nago.data import FASHION_MNIST_DIR
 
 SMALL = ["--param-budget", "30000", "--head-channels", "32"]
-FASHION = ["--dataset", "fashion-mnist", "--train-limit", "200", "--input", "28x28x1"]
+FASHION = ["--dataset", "fashion-mnist", "--train-limit", "200"]
 
 
 @pytest.mark.parametrize(
@@ -25,9 +25,19 @@ FASHION = ["--dataset", "fashion-mnist", "--train-limit", "200", "--input", "28x
         (["draw", "--random", *SMALL, "-o", "{dir}"], "--output: {dir} is a folder"),
         (["train", "--random", *SMALL, "--jsonl", "{dir}"], "--jsonl: {dir} is a folder"),
         (["train", "--random", *SMALL, "--redis-url", "not a url"], "--redis-url: expected redis://"),
+        (["describe", "--random", "--head-channels", "1000000000"], "head_channels: 1000000000 channels do not fit"),
+        (["train", "--random", "--input", "7x9x3", "--classes", "-5"], "--classes: does not apply to nago train"),
+        (["train", "--random", "--input", "28x28x1"], "--input: does not apply to nago train: the dataset sets"),
+        (["train", "--trial", "{dir}/t.json", "--epochs", "3"], "--epochs: does not apply with --trial"),
+        (["train", "--trial-json", "{{}}", "--seed", "3"], "--seed: does not apply with --trial-json"),
+        (["sample", "--theta-seed", "3"], "--theta-seed: does not apply without --random"),
+        (["describe", "--arch", "{dir}/a.json", "--param-budget", "1e5"], "--param-budget: does not apply with --arch"),
+        (["train", "--arch", "{dir}/a.json", "--space", "rnag"], "--space: does not apply with --arch"),
+        (["sample", "--rand"], "unrecognized arguments: --rand"),
     ],
     ids=["theta-seed", "budget-inf", "budget-nan", "sample-o-folder", "sample-o-unwritable", "draw-o-folder",
-         "jsonl-folder", "redis-url"],
+         "jsonl-folder", "redis-url", "head-channels-huge", "train-input-classes", "train-input", "trial-and-epochs",
+         "trial-json-and-seed", "theta-seed-without-random", "arch-and-budget", "arch-and-space", "no-abbreviation"],
 )  # fmt: skip
 def test_exit_2_and_one_line(
     tmp_path: Path, argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]

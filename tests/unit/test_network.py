@@ -124,6 +124,11 @@ def _corrupt(arch: Architecture, edit: str) -> str:
         doc["colour"] = "blue"
     elif edit == "cycle":
         cell["nodes"][0]["graph"]["edges"][0] = [1, 0]
+    elif edit == "resolution":
+        cell["resolution"] = 999
+    elif edit == "stage_back":  # a later cell moved back to stage 0 (its resolution made to agree)
+        v = next(v for u, v in doc["top"]["edges"] if doc["cells"][u]["stage"] > 0)
+        doc["cells"][v].update(stage=0, resolution=doc["cells"][0]["resolution"])
     return json.dumps(doc)
 
 
@@ -136,6 +141,8 @@ def _corrupt(arch: Architecture, edit: str) -> str:
         ("missing_width", "width"),
         ("extra_field", "colour"),
         ("cycle", "0 <= u < v"),
+        ("resolution", r"cells\[0\].resolution: 999 contradicts stage 0 on a 32x32x3 input \(stem 32\): expected 32"),
+        ("stage_back", r"cells\[\d+\].stage: 0 is below the stage \d of its input cell"),
     ],
 )
 def test_corrupt_architecture_json_is_a_clear_error(edit: str, message: str) -> None:

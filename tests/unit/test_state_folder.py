@@ -107,7 +107,7 @@ def test_trial_folders_without_a_ledger_are_refused(tmp_path: Path) -> None:
     (tmp_path / "trials" / "s-0000").mkdir(parents=True)
     with pytest.raises(InvalidInputError, match=r"ledger\.json is missing"):
         check_against_folder(_search(), tmp_path)
-    (tmp_path / "ledger.json").write_text("{}")
+    (tmp_path / "ledger.json").write_text(Ledger(search=_search().metadata.name).model_dump_json())
     check_against_folder(_search(), tmp_path)
 
 
@@ -142,5 +142,43 @@ def test_report_refuses_a_ledger_of_another_search(tmp_path: Path, capsys: pytes
     (tmp_path / "ledger.json").write_text(Ledger(search="theirs").model_dump_json())
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "ledger.json belongs to search 'theirs', search.json to 'mine'" in err
+    assert f"{tmp_path} holds search 'theirs', not 'mine'" in err
     assert not (tmp_path / "results").exists()
+
+
+BAD_LEDGERS = {
+    "truncated": lambda good: good[: len(good) // 2],
+    "garbage": lambda good: "\x00\x01 not json",
+    "wrong shape": lambda good: "[1, 2, 3]",
+    "wrong types": lambda good: good.replace('"trials":[]', '"trials":{"a":1}'),
+    "not utf-8": lambda good: "\udcff",
+}
+
+
+@pytest.mark.parametrize("command", ["search", "report"])
+@pytest.mark.parametrize("damage", BAD_LEDGERS, ids=list(BAD_LEDGERS))
+def test_a_damaged_ledger_is_bad_input_and_nothing_is_written(
+    tmp_path: Path, command: str, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    search = _search()
+    _store(state, search)
+    good = Ledger(search=search.metadata.name).model_dump_json()
+    (state / "ledger.json").write_bytes(BAD_LEDGERS[damage](good).encode("utf-8", "surrogateescape"))
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(yaml.safe_dump(_manifest()))
+    argv = ["search", str(manifest), "--state-dir", str(state)] if command == "search" else ["report", str(state)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{state / 'ledger.json'}: " in err[0], err
+    assert {p.name: p.read_bytes() for p in state.iterdir() if p.name != LOCK_FILE} == before
+
+
+@pytest.mark.parametrize("content", ["garbage", "[1]", '{"apiVersion": "nago.dev/v1"}'])
+def test_report_refuses_a_damaged_search_file(tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "search.json").write_text(content)
+    (tmp_path / "ledger.json").write_text(Ledger(search="s").model_dump_json())
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{tmp_path / 'search.json'}: " in err[0], err
