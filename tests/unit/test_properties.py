@@ -89,6 +89,13 @@ def _mutated(document: Any, path: tuple[Any, ...], action: str, value: Any) -> A
 MUTATION = st.tuples(st.integers(0, 10_000), st.sampled_from(["replace", "delete", "add"]), VALUES)
 
 
+def _apply(mutation: tuple[int, str, Any], document: Any) -> Any:
+    """`document` with one drawn mutation applied at one of its places."""
+    pick, action, value = mutation
+    paths = _paths(document)
+    return _mutated(document, paths[pick % len(paths)], action, value)
+
+
 def _assert_one_line_refusal(error: InvalidInputError) -> None:
     assert error.field and "\n" not in str(error), str(error)
 
@@ -96,9 +103,7 @@ def _assert_one_line_refusal(error: InvalidInputError) -> None:
 @EXAMPLES
 @given(mutation=MUTATION)
 def test_manifest_parser_accepts_or_names_the_field(mutation: tuple[int, str, Any]) -> None:
-    pick, action, value = mutation
-    paths = _paths(MANIFEST)
-    document = _mutated(MANIFEST, paths[pick % len(paths)], action, value)
+    document = _apply(mutation, MANIFEST)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "manifest.yaml"
         path.write_text(yaml.safe_dump(document, allow_unicode=True))
@@ -166,9 +171,7 @@ ARCHITECTURE = json.loads(sample_random("hnag", 2, seed=1).to_json())
 @EXAMPLES
 @given(mutation=MUTATION)
 def test_architecture_validator_accepts_only_records_that_build(mutation: tuple[int, str, Any]) -> None:
-    pick, action, value = mutation
-    paths = _paths(ARCHITECTURE)
-    document = _mutated(ARCHITECTURE, paths[pick % len(paths)], action, value)
+    document = _apply(mutation, ARCHITECTURE)
     try:
         arch = load_architecture(json.dumps(document), "arch.json")
         size = measure_complexity(arch)  # every channel and resolution resolves
@@ -199,9 +202,7 @@ LEDGER = json.loads(_ledger_with_trials())
 @EXAMPLES
 @given(mutation=MUTATION)
 def test_ledger_loader_accepts_or_refuses_naming_the_file(tmp_path: Path, mutation: tuple[int, str, Any]) -> None:
-    pick, action, value = mutation
-    paths = _paths(LEDGER)
-    document = _mutated(LEDGER, paths[pick % len(paths)], action, value)
+    document = _apply(mutation, LEDGER)
     (tmp_path / "ledger.json").write_text(json.dumps(document, allow_nan=True))
     try:
         ledger = read_ledger(tmp_path, "props")
