@@ -54,7 +54,7 @@ def measure(kind: str, trials: int) -> float:
                 record = FinalRecord(
                     search="b", trial_id=trial.trial_id, attempt=trial.attempt, epoch=trial.budget, time=0.0,
                     status="succeeded", exit_code=0, best_val_accuracy=made_up_accuracy(trial.theta),
-                    activation_bytes_per_image=int(1e6 * (1 + trial.index % 7)), trial_digest=trial.digest("b"),
+                    activation_bytes_per_image=int(1e6 * (1 + trial.index % 7)), trial_digest=trial.digest(),
                 )  # fmt: skip
                 events.append(RecordReceived(record, float(now)))
     return spent / len(ledger.of(TrialPurpose.SEARCH))

@@ -62,7 +62,7 @@ def run_stub_trainer(args: argparse.Namespace, started: float) -> int:
         search=search, trial_id=trial_id, attempt=attempt, epoch=epochs, time=time.time(), status="succeeded",
         exit_code=0, best_val_accuracy=accuracy, final_val_accuracy=accuracy, params=50_000,
         activation_bytes_per_image=1_000_000, device="cpu", train_seconds=slept,
-        trial_digest=compute_trial_digest(search, trial_id, theta, int(document.get("seed", 0)), epochs),
+        trial_digest=compute_trial_digest(trial_id, theta, int(document.get("seed", 0)), epochs),
     )  # fmt: skip
     url, password = os.environ.get("NAGO_REDIS_URL"), os.environ.get("NAGO_REDIS_PASSWORD")
     sink: RecordSink

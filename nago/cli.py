@@ -335,11 +335,11 @@ def _run_train(args: argparse.Namespace) -> None:
 def _run_search(args: argparse.Namespace) -> None:
     from nago.local_runner import LocalRunner
     from nago.report import describe_final, write_results
-    from nago.search_spec import list_learning_rate_warnings, load_search
+    from nago.search_spec import list_spec_warnings, load_search
     from nago.state_folder import check_against_folder, claim_state_folder
 
     search = load_search(args.manifest)
-    for warning in list_learning_rate_warnings(search.spec):
+    for warning in list_spec_warnings(search.spec):
         print(f"nago search: {warning}", file=sys.stderr)
     state_dir = args.state_dir or Path("nago-runs") / search.metadata.name
     redis_url = args.redis_url or os.environ.get("NAGO_REDIS_URL")

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nago.exit_codes import ExitCode
-from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
+from nago.ledger import CONDITION_PHASES, Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
 from nago.records import FinalRecord
 from nago.report import find_pareto_front, spread_over
 from nago.search_spec import BatchMode, GeneratorSearchSpec, StrategyKind
@@ -127,13 +127,13 @@ class _Engine:
             self._relaunch_later(trial, "Lost", "the attempt was lost; launched again (not counted as a retry)")
         elif isinstance(event, RecordReceived):
             record = event.record
-            expected = trial.digest(self.ledger.search)
+            expected = trial.digest()
             if record.trial_digest != expected:  # a stale or foreign record: not this entry's Θ, seed or budget
                 self.actions.append(CancelTrial(trial.trial_id, trial.attempt, "ForeignRecord"))
-                self._relaunch_later(
+                self._retry_or_fail(  # a retry: a trainer that always reports another digest must not loop
                     trial, "ForeignRecord",
                     f"a record for attempt {attempt} was made for another Θ, seed or budget "
-                    f"(digest {record.trial_digest}, expected {expected}); ignored, launched again",
+                    f"(digest {record.trial_digest}, expected {expected}); ignored",
                 )  # fmt: skip
             elif record.status == "succeeded":
                 self._succeed(trial, TrialResult.from_record(record))
@@ -274,9 +274,8 @@ class _Engine:
             return True
         finals = self.ledger.of(TrialPurpose.FINAL)
         for group, theta in enumerate(self.chosen_thetas()):
-            if any(t.theta == theta for t in finals):
-                continue
-            for _ in range(final.architectures):
+            have = sum(t.theta == theta for t in finals)  # final.architectures may be raised later
+            for _ in range(final.architectures - have):
                 index = len(finals)
                 finals.append(TrialEntry(
                     trial_id=format_trial_id(self.ledger.search, TrialPurpose.FINAL, index), index=index,
@@ -287,6 +286,22 @@ class _Engine:
         self.launch_pending()
         return all(t.done for t in finals)
 
+    def final_wants_more(self) -> bool:
+        """final.architectures was raised after the final evaluation: more networks per chosen Θ."""
+        finals = self.ledger.of(TrialPurpose.FINAL)
+        wanted = self.spec.final.architectures
+        return any(sum(t.theta == theta for t in finals) < wanted for theta in self.chosen_thetas())
+
+    def withdraw_beyond_max_trials(self) -> None:
+        """A lowered maxTrials stops the search trials beyond it: those not done are cancelled and
+        removed (they have no result; their ids are reused if maxTrials is raised again, and a stale
+        record of theirs is refused by its digest). Done ones stay, with their results."""
+        limit = self.spec.budget.max_trials
+        for trial in [t for t in self.ledger.of(TrialPurpose.SEARCH) if t.index >= limit and not t.done]:
+            if trial.state is TrialState.RUNNING:
+                self.actions.append(CancelTrial(trial.trial_id, trial.attempt, "MaxTrialsLowered"))
+            self.ledger.trials.remove(trial)
+
     def run(self) -> None:
         ledger, spec = self.ledger, self.spec
         if ledger.started_at is None:
@@ -294,9 +309,10 @@ class _Engine:
         if ledger.phase is SearchPhase.FAILED:
             return
         if ledger.phase is SearchPhase.SUCCEEDED:
-            if len(ledger.of(TrialPurpose.SEARCH)) >= spec.budget.max_trials:
+            if len(ledger.of(TrialPurpose.SEARCH)) >= spec.budget.max_trials and not self.final_wants_more():
                 return
             ledger.completed_at, ledger.reason, ledger.message = None, None, None  # the budget was raised
+        self.withdraw_beyond_max_trials()
         if ledger.failed_count() > spec.budget.max_failed_trials:
             self.cancel_running("SearchFailed")
             for trial in ledger.active():
@@ -338,4 +354,7 @@ def reconcile(spec: GeneratorSearchSpec, ledger: Ledger, events: list[Event], no
     engine.check_clocks()
     engine.tell_results()
     engine.run()
+    for kind, phases in CONDITION_PHASES.items():  # one transition time per condition, set when it flips
+        if (ledger.phase in phases) != (engine.ledger.phase in phases):
+            engine.ledger.condition_times[kind] = now
     return Step(engine.ledger, engine.actions)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 
+def show_on_one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped (a key or value may hold them)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class InvalidInputError(ValueError):
-    """Bad user input: names the field, the value given, and what is allowed."""
+    """Bad user input: names the field, the value given, and what is allowed; always one line."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        self.field = show_on_one_line(field)
+        self.message = show_on_one_line(message)
+        super().__init__(f"{self.field}: {self.message}")

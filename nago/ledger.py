@@ -36,6 +36,16 @@ class SearchPhase(StrEnum):
     FAILED = "Failed"
 
 
+# The status's conditions and the phases in which each is True (docs/operator.md). A search in its
+# final evaluation is still Running.
+CONDITION_PHASES: dict[str, tuple[SearchPhase, ...]] = {
+    "Running": (SearchPhase.RUNNING, SearchPhase.FINAL_EVALUATION),
+    "Suspended": (SearchPhase.SUSPENDED,),
+    "Succeeded": (SearchPhase.SUCCEEDED,),
+    "Failed": (SearchPhase.FAILED,),
+}
+
+
 class TrialResult(BaseModel):
     """What the engine keeps of a trial's final record."""
 
@@ -89,9 +99,9 @@ class TrialEntry(BaseModel):
     def done(self) -> bool:
         return self.state in (TrialState.SUCCEEDED, TrialState.FAILED)
 
-    def digest(self, search: str) -> str:
+    def digest(self) -> str:
         """What this entry asks a trainer to train (records carry the same digest; nago/records.py)."""
-        return compute_trial_digest(search, self.trial_id, self.theta, self.seed, self.budget)
+        return compute_trial_digest(self.trial_id, self.theta, self.seed, self.budget)
 
 
 class Ledger(BaseModel):
@@ -108,6 +118,9 @@ class Ledger(BaseModel):
     told: list[str] = Field(default_factory=list, description="trial ids whose outcome the proposer has")
     started_at: float | None = None
     completed_at: float | None = None
+    condition_times: dict[str, float] = Field(
+        default_factory=dict, description="when each condition of CONDITION_PHASES last changed status"
+    )
 
     def get(self, trial_id: str) -> TrialEntry | None:
         return next((t for t in self.trials if t.trial_id == trial_id), None)

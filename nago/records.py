@@ -2,7 +2,7 @@
 
 Every record carries the search, the trial id and the attempt; (trial, attempt, kind, epoch) is
 its identity, which the sinks use to deliver each record exactly once. It also carries the digest
-of what the trial was asked to train (`trial_digest`: search, trial id, Θ, seed, epochs), so a
+of what the trial was asked to train (`trial_digest`: trial id, Θ, seed, epochs), so a
 search uses a record only for the Θ that produced it, never a stale or foreign record that happens
 to share a trial id and attempt (a state folder or Redis stream reused by another search).
 """
@@ -29,7 +29,7 @@ class _RecordBase(BaseModel):
     epoch: int = Field(ge=0, description="epoch number (1-based) or, for the final record, epochs completed")
     time: float = Field(description="seconds since the epoch (Unix time) when the record was made")
     trial_digest: str | None = Field(
-        default=None, description="compute_trial_digest of the trial's search, id, Θ, seed and epochs"
+        default=None, description="compute_trial_digest of the trial's id, Θ, seed and epochs"
     )
 
     @property
@@ -73,11 +73,12 @@ class FinalRecord(_RecordBase):
     compile_seconds: float | None = Field(default=None, description="seconds of the first compiled step")
 
 
-def compute_trial_digest(search: str, trial_id: str, theta: Mapping[str, float] | None, seed: int, epochs: int) -> str:
+def compute_trial_digest(trial_id: str, theta: Mapping[str, float] | None, seed: int, epochs: int) -> str:
     """What a trial was asked to train, in 16 hex digits: the same for a ledger entry and the
-    trainer's spec made from it (Θ values compared as floats, so 3 and 3.0 agree)."""
+    trainer's spec made from it (Θ values compared as floats, so 3 and 3.0 agree). The search's name
+    is not in it: the trial id holds it, and the operator's records carry the name scoped by namespace."""
     values = None if theta is None else {name: float(value) for name, value in sorted(theta.items())}
-    text = json.dumps([search, trial_id, values, seed, epochs], sort_keys=True)
+    text = json.dumps([trial_id, values, seed, epochs], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

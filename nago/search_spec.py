@@ -30,6 +30,9 @@ FIELD_IN_MESSAGE = re.compile(r"^([A-Za-z_][\w.]*): (.*)$", re.S)
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS-1123 label: Job names derive from it
 
 
+MAX_TRIAL_SECONDS = 30 * 24 * 3600  # trial time fields: 30 days; values near 2**63 overflowed the Job controller
+
+
 class SpecModel(BaseModel):
     """camelCase in YAML, snake_case in Python; unknown fields are errors."""
 
@@ -141,8 +144,9 @@ class BudgetSettings(SpecModel):
         description="a trial that exited 0 without a final record is failed (MetricsMissing) after this long",
     )  # fmt: skip
     trial_timeout_seconds: float | None = Field(
-        strict=True, default=None, gt=0, description="a trial running longer is stopped and failed (DeadlineExceeded)"
-    )
+        strict=True, default=None, gt=0, le=MAX_TRIAL_SECONDS,
+        description="a trial running longer is stopped and failed (DeadlineExceeded); at most 30 days",
+    )  # fmt: skip
 
 
 class TrainingSettings(SpecModel):
@@ -201,7 +205,9 @@ class TrialTemplate(SpecModel):
     volumes: list[dict[str, Any]] = Field(default_factory=list, description="pod volumes, e.g. the dataset PVC")
     volume_mounts: list[dict[str, Any]] = Field(default_factory=list, description="container volume mounts")
     service_account_name: str | None = Field(default=None, description="service account of trial pods")
-    active_deadline_seconds: int | None = Field(strict=True, default=None, ge=1, description="Job deadline")
+    active_deadline_seconds: int | None = Field(
+        strict=True, default=None, ge=1, le=MAX_TRIAL_SECONDS, description="Job deadline, seconds; at most 30 days"
+    )
 
 
 class GeneratorSearchSpec(SpecModel):
@@ -290,6 +296,15 @@ def load_search(path: Path) -> GeneratorSearch:
     if len(documents) != 1:
         raise InvalidInputError("manifest", f"{path} must hold exactly one document, found {len(documents)}")
     return parse_search(documents[0])
+
+
+def list_spec_warnings(spec: GeneratorSearchSpec) -> list[str]:
+    """A line for each setting that is allowed but almost surely not meant: a learning rate far
+    from the batch rule (appendix C), a range that cannot change the sampled networks."""
+    from nago.spaces import list_ranges_that_cannot_matter
+
+    ranges = [f"spec.space.ranges.{name}: {why}" for name, why in list_ranges_that_cannot_matter(spec.space.build())]
+    return [*list_learning_rate_warnings(spec), *ranges]
 
 
 def list_learning_rate_warnings(spec: GeneratorSearchSpec) -> list[str]:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
-from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
-from nago.report import find_pareto_front, spread_over
-from nago.search_spec import GeneratorSearchSpec, SpecModel
+from nago.ledger import CONDITION_PHASES, Ledger, SearchPhase, TrialPurpose, TrialState
+from nago.report import find_pareto_front, spread_over, summarise_final
+from nago.search_spec import GeneratorSearchSpec, Objective, SpecModel
 
 MAX_PARETO_POINTS = 20
 
@@ -46,6 +46,18 @@ class ParetoPoint(SpecModel):
     memory: float = Field(description="bytes per image")
 
 
+class FinalNetworks(SpecModel):
+    """The networks trained from one chosen Θ in the final evaluation, tested on the test split."""
+
+    theta: dict[str, int | float] = Field(description="the chosen Θ they were sampled from")
+    networks: int = Field(description="networks trained from it")
+    succeeded: int = Field(description="networks that finished")
+    test_accuracy: float | None = Field(default=None, description="mean test accuracy, 0 to 1")
+    test_accuracy_std: float | None = Field(default=None, description="standard deviation over the networks")
+    params: float | None = Field(default=None, description="mean parameters per network")
+    memory_text: str | None = Field(default=None, description="mean memory per image for people")
+
+
 class TrialCounts(SpecModel):
     """Trials by state."""
 
@@ -68,7 +80,14 @@ class SearchStatus(SpecModel):
     trials: TrialCounts = Field(default_factory=TrialCounts, description="search trials")
     final_trials: TrialCounts = Field(default_factory=TrialCounts, description="final-evaluation trials")
     best: BestTrial | None = Field(default=None, description="the best generator so far")
-    pareto_front: list[ParetoPoint] = Field(default_factory=list, description=f"at most {MAX_PARETO_POINTS} points")
+    final: list[FinalNetworks] = Field(default_factory=list, description="the final evaluation, per chosen Θ")
+    final_test_accuracy: str | None = Field(
+        default=None, description="the best chosen Θ's mean test accuracy ± std and its networks, for people"
+    )
+    pareto_front: list[ParetoPoint] = Field(
+        default_factory=list,
+        description=f"multi-objective searches only: at most {MAX_PARETO_POINTS} points, all at one budget",
+    )
     observed_generation: int | None = Field(default=None, description="the spec generation this status is for")
     start_time: str | None = Field(default=None, description="when the first trial started (RFC 3339)")
     completion_time: str | None = Field(default=None, description="when the search ended (RFC 3339)")
@@ -105,36 +124,75 @@ def _count(ledger: Ledger, purpose: TrialPurpose) -> TrialCounts:
     )
 
 
+PHASE_WORDS = {
+    SearchPhase.PENDING: "waiting for its first trials",
+    SearchPhase.RUNNING: "running search trials",
+    SearchPhase.SUSPENDED: "suspended",
+    SearchPhase.FINAL_EVALUATION: "training the final networks",
+    SearchPhase.SUCCEEDED: "finished",
+    SearchPhase.FAILED: "failed",
+}
+DEFAULT_REASONS = {
+    SearchPhase.RUNNING: "SearchTrialsRunning",
+    SearchPhase.SUSPENDED: "SuspendRequested",
+    SearchPhase.FINAL_EVALUATION: "FinalEvaluation",
+}
+
+
+def _conditions(ledger: Ledger, progress: str) -> list[Condition]:
+    """Every condition with a reason, a message and the time it last changed status."""
+    phase = ledger.phase
+    conditions = []
+    for kind, phases in CONDITION_PHASES.items():
+        if phase in phases:
+            reason = ledger.reason or DEFAULT_REASONS.get(phase, phase.value)
+            message = ledger.message or (
+                "spec.suspend is true: running trials were stopped; set it to false to resume"
+                if phase is SearchPhase.SUSPENDED
+                else f"{PHASE_WORDS[phase]}; search trials done {progress}"
+            )
+            status = "True"
+        else:
+            reason, message, status = phase.value, f"the search is {PHASE_WORDS[phase]}", "False"
+        changed = ledger.condition_times.get(kind, ledger.started_at)
+        conditions.append(Condition(type=kind, status=status, reason=reason, message=message,
+                                    last_transition_time=_timestamp(changed)))  # fmt: skip
+    return conditions
+
+
+def _final(ledger: Ledger) -> list[FinalNetworks]:
+    groups = []
+    for group in summarise_final(ledger):
+        accuracy, params, memory = group["test_accuracy"], group["params"], group["memory_per_image"]
+        groups.append(FinalNetworks(
+            theta=group["theta"], networks=group["architectures"], succeeded=group["succeeded"],
+            test_accuracy=accuracy["mean"] if accuracy else None,
+            test_accuracy_std=accuracy["std"] if accuracy else None, params=params["mean"] if params else None,
+            memory_text=format_bytes(memory["mean"]) if memory else None,
+        ))  # fmt: skip
+    return groups
+
+
 def build_status(spec: GeneratorSearchSpec, ledger: Ledger, generation: int | None = None) -> SearchStatus:
     """The status for a ledger; conditions say why the search is where it is."""
     best = ledger.best()
     search = ledger.of(TrialPurpose.SEARCH)
-    front = spread_over(find_pareto_front(ledger), MAX_PARETO_POINTS)
-    now = _timestamp(ledger.completed_at or ledger.started_at)
-    phase = ledger.phase
-    conditions = [
-        Condition(
-            type=kind,
-            status="True" if phase is matching else "False",
-            reason=ledger.reason if phase is matching else None,
-            message=ledger.message if phase is matching else None,
-            last_transition_time=now,
-        )
-        for kind, matching in (
-            ("Running", SearchPhase.RUNNING),
-            ("Suspended", SearchPhase.SUSPENDED),
-            ("Succeeded", SearchPhase.SUCCEEDED),
-            ("Failed", SearchPhase.FAILED),
-        )
-    ]
+    multi_objective = Objective.MEMORY in spec.objectives
+    front = spread_over(find_pareto_front(ledger), MAX_PARETO_POINTS) if multi_objective else []
+    progress = f"{sum(t.done for t in search)}/{spec.budget.max_trials}"
+    final = _final(ledger)
+    tested = [g for g in final if g.test_accuracy is not None]
+    top = max(tested, key=lambda g: g.test_accuracy or 0.0) if tested else None
     return SearchStatus(
-        phase=phase, conditions=conditions, trials=_count(ledger, TrialPurpose.SEARCH),
-        progress=f"{sum(t.done for t in search)}/{spec.budget.max_trials}",
-        final_trials=_count(ledger, TrialPurpose.FINAL),
+        phase=ledger.phase, conditions=_conditions(ledger, progress), trials=_count(ledger, TrialPurpose.SEARCH),
+        progress=progress, final_trials=_count(ledger, TrialPurpose.FINAL),
         best=BestTrial(trial=best.trial_id, theta=best.theta, accuracy=best.result.accuracy,
                        memory=best.result.memory, memory_text=format_bytes(best.result.memory),
                        params=best.result.params)
         if best is not None and best.result is not None else None,
+        final=final,
+        final_test_accuracy=f"{top.test_accuracy:.4f} ± {top.test_accuracy_std or 0.0:.4f} ({top.succeeded} networks)"
+        if top is not None and top.test_accuracy is not None else None,
         pareto_front=[ParetoPoint(trial=t.trial_id, accuracy=t.result.accuracy, memory=float(t.result.memory or 0.0))
                       for t in front if t.result is not None],
         observed_generation=generation, start_time=_timestamp(ledger.started_at),

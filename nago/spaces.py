@@ -238,6 +238,30 @@ class SearchSpace:
         return SearchSpace(self.name, tuple(params))
 
 
+def list_ranges_that_cannot_matter(space: SearchSpace) -> list[tuple[str, str]]:
+    """(parameter, why) for each ring degree K whose whole range gives one graph for every node count
+    N of its range: a Watts–Strogatz K is clamped to N−1 and joins K//2 neighbours on each side
+    (`effective_ws_k`), so e.g. K in [10, 20] with N ≤ 4 always gives K = 2."""
+    from nago.graphs import effective_ws_k
+
+    found = []
+    for param in space.params:
+        if not param.name.endswith("_k"):
+            continue
+        nodes = next((p for p in space.params if p.name == f"{param.name[:-2]}_nodes"), None)
+        if nodes is None:
+            continue
+        counts = range(int(nodes.low), int(nodes.high) + 1)
+        degrees = range(int(param.low), int(param.high) + 1)
+        if len(degrees) > 1 and all(len({effective_ws_k(n, k) for k in degrees}) == 1 for n in counts):
+            found.append((param.name, (
+                f"[{_fmt(param.low)}, {_fmt(param.high)}] cannot matter: with {nodes.name} in "
+                f"[{_fmt(nodes.low)}, {_fmt(nodes.high)}], K is clamped to N−1 and rounded down to even, so every "
+                "value gives the same graphs; set it to one value, or widen it"
+            )))  # fmt: skip
+    return found
+
+
 def get_space(name: str | SpaceName, ranges: Mapping[str, tuple[float, float]] | None = None) -> SearchSpace:
     """Return a space by name, with the appendix's ranges unless `ranges` overrides some."""
     try:

@@ -397,7 +397,7 @@ class Reporter:
     def __init__(self, spec: TrialSpec, sinks: list[RecordSink]) -> None:
         self.spec = spec
         self.sinks = sinks
-        self.digest = compute_trial_digest(spec.search, spec.trial_id, spec.theta, spec.seed, spec.protocol.epochs)
+        self.digest = compute_trial_digest(spec.trial_id, spec.theta, spec.seed, spec.protocol.epochs)
 
     def common(self, epoch: int) -> dict[str, Any]:
         return {

@@ -47,6 +47,7 @@ PRINTER_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("Failed", "integer", ".status.trials.failed", "search trials failed"),
     ("Best", "number", ".status.best.accuracy", "best validation accuracy so far"),
     ("Memory", "string", ".status.best.memoryText", "memory per image of the best"),
+    ("Test", "string", ".status.finalTestAccuracy", "the final networks' mean test accuracy ± std"),
     ("Age", "date", ".metadata.creationTimestamp", "time since creation"),
 )
 
@@ -118,7 +119,8 @@ def build_schema() -> JSON:
         "properties": {
             "apiVersion": {"description": f"{API_VERSION}: the versioned schema of this object", "type": "string"},
             "kind": {"description": f"{KIND}: the REST resource this object represents", "type": "string"},
-            "metadata": {"type": "object"},  # the API server allows nothing else here (its own schema applies)
+            # the API server allows only name and generateName here; naming name lets the rules below point at it
+            "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
             "spec": spec,
             "status": status,
         },
@@ -254,9 +256,10 @@ def _add_rules(schema: JSON) -> None:
     rules: dict[str, list[JSON]] = {
         "": [
             _rule(f"size(self.metadata.name) <= {name_limit}",
-                  f"metadata.name: at most {name_limit} characters (trial Job names derive from it)"),
+                  f"metadata.name: at most {name_limit} characters (trial Job names derive from it)",
+                  ".metadata.name"),
             _rule(f"self.metadata.name.matches({_cel(NAME_PATTERN)})",
-                  "metadata.name: must be a DNS-1123 label (lower-case letters, digits and '-')"),
+                  "metadata.name: must be a DNS-1123 label (lower-case letters, digits and '-')", ".metadata.name"),
         ],
         "spec": [
             _rule("('memory' in self.objectives) == (self.strategy.kind == 'mobo')",
@@ -317,13 +320,16 @@ def _range_rules() -> dict[str, list[JSON]]:
                   expression=f"{explained}''"),
         ],
         "spec.space.ranges": [
-            *(_rule(f"self.all(k, !(k in {_cel(members)}) || ({low!r} <= self[k][0] && self[k][1] <= {high!r}))",
+            *(_rule(f"self.all(k, !(k in {_cel(members)}) || size(self[k]) != 2 "
+                    f"|| ({low!r} <= self[k][0] && self[k][1] <= {high!r}))",
                     f"spec.space.ranges: {', '.join(members)} must lie inside [{low:g}, {high:g}]")
               for (low, high), members in groups.items()),
             _rule(f"self.all(k, !(k in {_cel(integers)}) || self[k].all(v, v == double(int(v))))",
                   "spec.space.ranges: the bounds of an integer hyperparameter must be whole numbers"),
         ],
-        "spec.space.ranges.*": [_rule("self[0] <= self[1]", "spec.space.ranges: low must not exceed high")],
+        # a range of other than two bounds is refused by the schema alone (minItems, maxItems): no CEL noise
+        "spec.space.ranges.*": [_rule("size(self) != 2 || self[0] <= self[1]",
+                                      "spec.space.ranges: low must not exceed high")],
     }  # fmt: skip
 
 

@@ -98,8 +98,9 @@ class KubeClient:
     def get(self, path: str, query: dict[str, str] | None = None) -> JSON:
         return self.send("GET", path, query=query)
 
-    def create(self, path: str, body: JSON) -> JSON:
-        return self.send("POST", path, body)
+    def create(self, path: str, body: JSON, dry_run: bool = False) -> JSON:
+        """POST; with `dry_run` the server validates and admits the object but stores nothing."""
+        return self.send("POST", path, body, query={"dryRun": "All"} if dry_run else None)
 
     def replace(self, path: str, body: JSON) -> JSON:
         return self.send("PUT", path, body)

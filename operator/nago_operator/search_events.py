@@ -57,6 +57,10 @@ def _phase_change(old: Ledger, new: Ledger) -> SearchEvent | None:
         return SearchEvent(WARNING, "SearchFailed", detail)
     if new.phase is SearchPhase.SUSPENDED:
         return SearchEvent(NORMAL, "SearchSuspended", "spec.suspend is true: running trials stopped")
+    if new.phase is SearchPhase.FINAL_EVALUATION and old.phase is SearchPhase.SUCCEEDED:
+        extra = len(new.trials) - len(old.trials)
+        return SearchEvent(NORMAL, "FinalEvaluation", f"spec.final.architectures was raised: training {extra} more "
+                           "networks sampled from Θ*")  # fmt: skip
     if new.phase is SearchPhase.FINAL_EVALUATION:
         return SearchEvent(NORMAL, "FinalEvaluation", "search trials done; training networks sampled from Θ*")
     if old.phase is SearchPhase.SUSPENDED:
@@ -69,6 +73,12 @@ def _phase_change(old: Ledger, new: Ledger) -> SearchEvent | None:
 def describe_changes(old: Ledger, new: Ledger) -> list[SearchEvent]:
     """The events between two successive ledgers of one search, in trial order, the phase last."""
     before = {t.trial_id: t for t in old.trials}
-    events = [e for t in new.trials for e in _trial_changes(before.get(t.trial_id), t)]
+    after = {t.trial_id for t in new.trials}
+    events = [
+        SearchEvent(NORMAL, "TrialWithdrawn", f"{t.trial_id} attempt {t.attempt} ({t.state.value}) stopped and "
+                    "withdrawn: spec.budget.maxTrials was lowered below it; done trials keep their results")
+        for t in old.trials if t.trial_id not in after
+    ]  # fmt: skip
+    events += [e for t in new.trials for e in _trial_changes(before.get(t.trial_id), t)]
     phase = _phase_change(old, new)
     return [*events, phase] if phase is not None else events

@@ -25,13 +25,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from nago.engine import CancelTrial, LaunchTrial, reconcile
+from nago.engine import CancelTrial, LaunchTrial, format_trial_id, reconcile
 from nago.errors import InvalidInputError
-from nago.ledger import Ledger, SearchPhase, TrialState
+from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialState
 from nago.metrics_stream import MetricsStreamReader
 from nago.records import FinalRecord
-from nago.search_spec import API_VERSION, KIND, GeneratorSearch, parse_search
+from nago.search_spec import API_VERSION, KIND, GeneratorSearch, list_spec_warnings, parse_search
 from nago.search_status import Condition, build_status, format_timestamp
+from nago.spaces import ParamKind
 from nago_operator import operator_metrics as metrics
 from nago_operator.kube_client import KubeClient, KubeError
 from nago_operator.ledger_store import LedgerStore
@@ -73,6 +74,7 @@ class SearchReconciler:
         self.secret_ready = False
         self.last_status: dict[str, Any] | None = None
         self.rejected_generation: int | None = None
+        self.checked_generation: int | None = None  # the spec generation whose trial Job the server admitted
         self.bad_records: list[str] = []
         self.lock = threading.Lock()
         self.closed = False
@@ -99,6 +101,15 @@ class SearchReconciler:
         except InvalidInputError as error:
             self._reject(generation, error)
             return
+        if generation is None or generation != self.checked_generation:
+            try:
+                self._check_trial_job(search)
+            except InvalidInputError as error:
+                self._reject(generation, error)
+                return
+            self.checked_generation = generation
+            for warning in list_spec_warnings(search.spec):  # once per generation (and operator start)
+                self.post_event(SearchEvent(WARNING, "SpecWarning", warning))
         self.rejected_generation = None
         self._ensure_metrics_secret()
         if self.ledger is None:
@@ -141,6 +152,26 @@ class SearchReconciler:
             "spec": body.get("spec") or {},
         })  # fmt: skip
 
+    def _check_trial_job(self, search: GeneratorSearch) -> None:
+        """Have the API server admit (dry run: nothing is stored) the Job of a first trial, so a trial
+        template it cannot turn into a Job (e.g. `env: [{foo: bar}]`, `cpu: lots`) fails the search
+        with the server's reason before any trial is recorded."""
+        space = search.spec.space.build()
+        sample = TrialEntry(
+            trial_id=format_trial_id(self.name, TrialPurpose.SEARCH, 0), index=0, seed=0, budget=1,
+            theta={p.name: p.low if p.kind is ParamKind.FLOAT else int(p.low) for p in space.params},
+        )  # fmt: skip
+        job = build_trial_job(search, self.uid, sample, self.settings.job_ttl_seconds)
+        job["metadata"]["name"] = f"{job['metadata']['name']}-check"  # never the name of a real trial's Job
+        try:
+            self.kube.create(self.jobs_path, job, dry_run=True)
+        except KubeError as error:
+            if error.status == 409:
+                return  # admitted up to the name
+            if error.status not in (400, 422):
+                raise
+            raise InvalidInputError("trial", f"the API server refuses the trial Job: {error.message}") from None
+
     def _reject(self, generation: int | None, error: InvalidInputError) -> None:
         """A spec the CRD schema let through but the models refuse (e.g. a range outside its hard limits)."""
         if self.rejected_generation == generation:
@@ -149,6 +180,7 @@ class SearchReconciler:
         message = f"spec.{error.field}: {error.message}" if error.field != "manifest" else error.message
         condition = Condition(type="Failed", status="True", reason="InvalidSpec", message=message,
                               last_transition_time=format_timestamp(time.time()))  # fmt: skip
+        self.checked_generation = None
         status = {"phase": SearchPhase.FAILED.value, "observedGeneration": generation,
                   "conditions": [condition.model_dump(by_alias=True, mode="json")]}  # fmt: skip
         self.kube.patch(self.status_path, {"status": status})

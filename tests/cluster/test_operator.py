@@ -43,9 +43,10 @@ def test_a_random_search_runs_to_succeeded(
     table = control_plane.kubectl("get", "gs", "-n", namespace).stdout
     header, row = table.strip().splitlines()
     assert re.split(r"\s{2,}", header) == ["NAME", "PHASE", "STRATEGY", "DONE", "RUNNING", "FAILED", "BEST", "MEMORY",
-                                           "AGE"]  # fmt: skip
+                                           "TEST", "AGE"]  # fmt: skip
     cells = re.split(r"\s{2,}", row)
     assert cells[:6] == ["rand", "Succeeded", "random", "4/4", "0", "0"]
+    assert cells[8] == "<none>"  # no final evaluation in this search
     assert float(cells[6]) == pytest.approx(best.result.accuracy, abs=1e-3) and cells[7].endswith("B")
     described = control_plane.kubectl("describe", "gs", "rand", "-n", namespace).stdout
     for reason in ("TrialLaunched", "TrialSucceeded", "SearchSucceeded"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ def _final(
     assert entry is not None
     record = FinalRecord(
         search="s", trial_id=trial_id, attempt=attempt, epoch=1, time=0.0, status=status, exit_code=code,  # type: ignore[arg-type]
-        trial_digest=entry.digest(ledger.search),
+        trial_digest=entry.digest(),
         best_val_accuracy=accuracy if status == "succeeded" else None, activation_bytes_per_image=1000, params=10,
     )  # fmt: skip
     return RecordReceived(record, at=0.0)
@@ -299,6 +300,56 @@ def test_a_record_made_for_another_theta_is_not_taken(digest: str | None) -> Non
     step = reconcile(spec, step.ledger, [foreign], now=1)
     trial = step.ledger.get("s-0000")
     assert trial is not None and trial.result is None and trial.reason == "ForeignRecord"
-    assert trial.attempt == 1 and trial.retries == 0  # launched again, not counted as a failure
+    assert trial.attempt == 1 and trial.retries == 1  # launched again, as a retry: it cannot loop
     assert any(isinstance(a, CancelTrial) and a.trial_id == "s-0000" and a.attempt == 0 for a in step.actions)
     assert ("s-0000", 1) in _launched(step)
+
+
+def _finish_everything(spec: GeneratorSearchSpec, ledger: Ledger, start: float) -> Step:
+    step, now = reconcile(spec, ledger, [], now=start), start
+    while step.ledger.phase not in (SearchPhase.SUCCEEDED, SearchPhase.FAILED):
+        now += 1
+        step = _finish(spec, step.ledger, now)
+    return step
+
+
+def test_raising_final_architectures_on_a_finished_search_trains_the_extra_networks() -> None:
+    spec = _spec(final={"architectures": 1, "epochs": 1})
+    done = _finish_everything(spec, Ledger(search="s"), 0.0)
+    assert done.ledger.phase is SearchPhase.SUCCEEDED and len(done.ledger.of(TrialPurpose.FINAL)) == 1
+    more = _spec(final={"architectures": 3, "epochs": 1})
+    step = reconcile(more, done.ledger, [], now=100)
+    finals = step.ledger.of(TrialPurpose.FINAL)
+    assert step.ledger.phase is SearchPhase.FINAL_EVALUATION and len(finals) == 3
+    assert len({t.seed for t in finals}) == 3 and len({json.dumps(t.theta, sort_keys=True) for t in finals}) == 1
+    assert [a.trial.trial_id for a in step.actions if isinstance(a, LaunchTrial)] == ["s-final-001", "s-final-002"]
+    again = _finish_everything(more, step.ledger, 101.0)
+    assert again.ledger.phase is SearchPhase.SUCCEEDED and len(again.ledger.of(TrialPurpose.FINAL)) == 3
+    assert reconcile(spec, again.ledger, [], now=200).ledger.phase is SearchPhase.SUCCEEDED  # lowering: nothing
+
+
+def test_lowering_max_trials_stops_the_trials_beyond_it_and_keeps_what_is_done() -> None:
+    spec = _spec(strategy={"mode": "async"}, budget={"maxTrials": 6, "parallelism": 3})
+    step = reconcile(spec, Ledger(search="s"), [], now=0)
+    step = reconcile(spec, step.ledger, [_final(step.ledger, "s-0002", accuracy=0.6)], now=1)  # s-0002 done
+    running = {t.trial_id for t in step.ledger.trials if t.state is TrialState.RUNNING}
+    assert running == {"s-0000", "s-0001", "s-0003"}
+    lower = _spec(strategy={"mode": "async"}, budget={"maxTrials": 1, "parallelism": 3})
+    step = reconcile(lower, step.ledger, [], now=2)
+    assert [t.trial_id for t in step.ledger.of(TrialPurpose.SEARCH)] == ["s-0000", "s-0002"]  # done s-0002 kept
+    cancelled = {(a.trial_id, a.reason) for a in step.actions if isinstance(a, CancelTrial)}
+    assert cancelled == {("s-0001", "MaxTrialsLowered"), ("s-0003", "MaxTrialsLowered")}
+    assert not any(isinstance(a, LaunchTrial) for a in step.actions)
+
+
+def test_each_condition_time_moves_only_when_that_condition_flips() -> None:
+    spec = _spec(final={"architectures": 1, "epochs": 1})
+    step = reconcile(spec, Ledger(search="s"), [], now=10)
+    assert step.ledger.condition_times == {"Running": 10}
+    step = _finish(spec, step.ledger, 20)  # search trials done: still Running (final evaluation)
+    step = _finish(spec, step.ledger, 30)
+    step = _finish(spec, step.ledger, 40)
+    assert step.ledger.phase is SearchPhase.SUCCEEDED
+    assert step.ledger.condition_times == {"Running": 40, "Succeeded": 40}
+    suspended = reconcile(_spec(suspend=True, final={"architectures": 1, "epochs": 1}), Ledger(search="s"), [], 50)
+    assert suspended.ledger.condition_times == {"Suspended": 50}

@@ -97,6 +97,9 @@ EVENT_CASES = [
     ("finished", _ledger(RUNNING), _ledger(SearchPhase.SUCCEEDED), ["SearchSucceeded"]),
     ("failed search", _ledger(RUNNING), _ledger(SearchPhase.FAILED), ["SearchFailed"]),
     ("continued", _ledger(SearchPhase.SUCCEEDED), _ledger(RUNNING), ["SearchContinued"]),
+    ("withdrawn", _ledger(RUNNING, _trial()), _ledger(RUNNING), ["TrialWithdrawn"]),
+    ("final raised", _ledger(SearchPhase.SUCCEEDED), _ledger(SearchPhase.FINAL_EVALUATION, _trial()),
+     ["TrialLaunched", "FinalEvaluation"]),
 ]  # fmt: skip
 
 

@@ -191,7 +191,7 @@ def _ledger_with_trials() -> str:
     record = FinalRecord(
         search="props", trial_id=entry.trial_id, attempt=0, epoch=1, time=1.0, status="succeeded", exit_code=0,
         best_val_accuracy=float(np.float64(0.5)), params=1000, activation_bytes_per_image=4000,
-        trial_digest=entry.digest("props"),
+        trial_digest=entry.digest(),
     )  # fmt: skip
     return reconcile(spec, step.ledger, [RecordReceived(record, 1.0)], now=1.0).ledger.model_dump_json()
 
