@@ -39,13 +39,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from nago.architecture import InputSpec
 from nago.atomic import write_text_atomically
 from nago.local_runner import die_with_parent
-from nago.records import FinalRecord, RecordParseError, parse_record
+from nago.records import FinalRecord, split_records
 from nago.reference import build_resnet_architecture
+from nago.search_spec import load_search
 
 ARMS = ("nago", "random-hnag", "rnag", "resnet")
 STUDY_FILE = "study.json"
 USAGE_FILE = "usage.json"
-QUICKSTART_RANGES = {"top_nodes": (3, 5), "mid_nodes": (1, 2), "bottom_nodes": (3, 5)}
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist-quickstart.yaml"
+QUICKSTART_RANGES = {  # the quickstart's HNAG ranges, read from its manifest
+    name: (int(low), int(high)) for name, (low, high) in load_search(QUICKSTART).spec.space.ranges.items()
+}
 
 
 class StudyConfig(BaseModel):
@@ -113,14 +117,8 @@ class Unit:
         """The succeeded final record, if the training has finished."""
         if not self.records.exists():
             return None
-        for line in reversed(self.records.read_text().splitlines()):
-            try:
-                record = parse_record(line)
-            except RecordParseError:
-                continue
-            if isinstance(record, FinalRecord):
-                return record if record.status == "succeeded" else None
-        return None
+        _, final = split_records(self.records.read_text())
+        return final if final is not None and final.status == "succeeded" else None
 
     def cpu_seconds(self) -> float:
         path = self.folder / USAGE_FILE

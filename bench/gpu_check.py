@@ -29,7 +29,7 @@ import numpy as np
 
 from nago.architecture import InputSpec
 from nago.atomic import write_text_atomically
-from nago.records import EpochRecord, FinalRecord, RecordParseError, parse_record
+from nago.records import split_records
 from nago.sampling import sample_architecture
 from nago.spaces import get_space
 
@@ -88,21 +88,6 @@ def look_up_peak_tflops(name: str) -> float | None:
     return None
 
 
-def read_records(text: str) -> tuple[list[EpochRecord], FinalRecord | None]:
-    epochs: list[EpochRecord] = []
-    final: FinalRecord | None = None
-    for line in text.splitlines():
-        try:
-            record = parse_record(line)
-        except RecordParseError:
-            continue
-        if isinstance(record, FinalRecord):
-            final = record
-        else:
-            epochs.append(record)
-    return epochs, final
-
-
 def run_command(command: Sequence[str], log: Path) -> tuple[int, str, float]:
     """Run a command with its output appended to `log`; its exit code, stdout and wall seconds."""
     start = time.perf_counter()
@@ -142,7 +127,7 @@ def check_throughput(cuda: CudaBoundary, sizes: CheckSizes, peak_tflops: float |
                  "--validation-fraction", "0.05", "--device", cuda.device],
                 log,
             )  # fmt: skip
-            epochs, final = read_records(out)
+            epochs, final = split_records(out)
             if code != 0 or final is None or not epochs:
                 rows.append(f"| {budget:.0e} | hnag-{index} | failed: exit {code} (see the log) |")
                 continue

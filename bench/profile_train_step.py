@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 from torch.profiler import ProfilerActivity, profile
@@ -21,12 +22,14 @@ from nago.architecture import InputSpec
 from nago.data import DatasetSpec
 from nago.protocol import TrainingProtocol
 from nago.sampling import sample_architecture
+from nago.search_spec import load_search
 from nago.sinks import StdoutSink
 from nago.spaces import get_space
 from nago.trainer import run_trial
 from nago.trial import TrialSpec
 
-QUICKSTART_RANGES = {"top_nodes": (3.0, 5.0), "mid_nodes": (1.0, 2.0), "bottom_nodes": (3.0, 5.0)}
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist-quickstart.yaml"
+QUICKSTART_RANGES = dict(load_search(QUICKSTART).spec.space.ranges)  # read from the quickstart's manifest
 GROUPS = (
     ("convolution", ("conv", "mkldnn_convolution", "convolution")),
     ("batch norm", ("batch_norm", "native_batch_norm")),

@@ -100,6 +100,23 @@ def parse_record(text: str | bytes) -> EpochRecord | FinalRecord:
         raise RecordParseError(f"{where}: {first['msg']}" if where else first["msg"]) from None
 
 
+def split_records(text: str) -> tuple[list[EpochRecord], FinalRecord | None]:
+    """The epoch records of a trainer's output (JSON lines) and its last final record; lines that are
+    not records (log lines, a line cut short) are skipped."""
+    epochs: list[EpochRecord] = []
+    final: FinalRecord | None = None
+    for line in text.splitlines():
+        try:
+            record = parse_record(line)
+        except RecordParseError:
+            continue
+        if isinstance(record, FinalRecord):
+            final = record
+        else:
+            epochs.append(record)
+    return epochs, final
+
+
 def dump_record(record: EpochRecord | FinalRecord) -> str:
     """One line of JSON, keys in field order."""
     return record.model_dump_json()

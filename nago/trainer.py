@@ -28,7 +28,7 @@ from nago.atomic import check_writable
 from nago.augment import crop_padding_for, cutout, random_crop, random_flip
 from nago.checkpoint import load_checkpoint, save_checkpoint
 from nago.compilation import PROBE_STEPS, decide_compile
-from nago.complexity import measure_complexity
+from nago.complexity import Complexity, measure_complexity
 from nago.data import ImageSet, LoadedDataset, load_dataset
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
@@ -89,11 +89,10 @@ def device_memory_bytes(device: torch.device) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def check_fits_device(arch: Architecture, device: torch.device, batch_size: int, available: int) -> None:
+def check_fits_device(size: Complexity, device: torch.device, batch_size: int, available: int) -> None:
     """Refuse, before anything is allocated, a network whose training cannot fit in `available` bytes:
     fp32 weights, gradients and momentum (×4 with slack) plus the activations of one smallest batch
-    (the analytic counts of `nago.complexity`)."""
-    size = measure_complexity(arch)
+    (`size`: the analytic counts of `nago.complexity`)."""
     needed = size.params * 4 * 4 + size.activation_bytes_per_image * max(1, min(batch_size, 8))
     if needed > available:
         raise InvalidInputError(
@@ -147,6 +146,7 @@ class _DeviceData:
 class _Run:
     spec: TrialSpec
     arch: Architecture
+    size: Complexity  # the analytic counts of `arch`, computed once
     data: LoadedDataset
     net: GeneratedNetwork
     device: torch.device
@@ -227,7 +227,8 @@ def _prepare(spec: TrialSpec) -> _Run:
     input_spec = InputSpec(channels=data.channels, size=data.size, num_classes=data.num_classes)
     arch = resolve_architecture(spec, input_spec)
     device = resolve_device(spec.device)
-    check_fits_device(arch, device, protocol.batch_size or REFERENCE_BATCH, device_memory_bytes(device))
+    size = measure_complexity(arch)
+    check_fits_device(size, device, protocol.batch_size or REFERENCE_BATCH, device_memory_bytes(device))
     generator = torch.Generator().manual_seed(spec.seed)  # data order and augmentation
     regularisation = protocol.regularisation(data.size)
     net = build_network(arch, auxiliary=regularisation.auxiliary_weight > 0, seed=spec.seed, device=device)
@@ -244,8 +245,8 @@ def _prepare(spec: TrialSpec) -> _Run:
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
     run = _Run(
-        spec, arch, data, net, device, batch_size, learning_rate, optimizer, scheduler, generator, mean, std, measured,
-        regularisation,
+        spec, arch, size, data, net, device, batch_size, learning_rate, optimizer, scheduler, generator, mean, std,
+        measured, regularisation,
     )  # fmt: skip
     if spec.checkpoint is not None:
         saved = load_checkpoint(spec.checkpoint, run.identity())
@@ -423,7 +424,7 @@ def _train(run: _Run, reporter: Reporter) -> FinalRecord:
     validation = _DeviceData.of(run.data.validation, run.device)
     rules = run.regularisation
     _log(
-        f"{run.spec.trial_id}: {run.arch.node_count} operations, {measure_complexity(run.arch).params:,} params, "
+        f"{run.spec.trial_id}: {run.arch.node_count} operations, {run.size.params:,} params, "
         f"batch {run.batch_size}, lr {run.learning_rate:.4f}, {len(run.data.train)} training images on {run.device}; "
         f"cutout {rules.cutout}, drop-path {rules.drop_path:.3g}, auxiliary {rules.auxiliary_weight:g}, "
         f"clip {protocol.grad_clip}"
@@ -465,7 +466,7 @@ def _train(run: _Run, reporter: Reporter) -> FinalRecord:
     test_accuracy = None
     if run.data.test is not None:
         test_accuracy = evaluate(run, _DeviceData.of(run.data.test, run.device))[1]
-    size = measure_complexity(run.arch)
+    size = run.size
     return FinalRecord(
         **reporter.common(run.epochs_done),
         status="succeeded",
