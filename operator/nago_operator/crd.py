@@ -120,7 +120,16 @@ def build_schema() -> JSON:
             "apiVersion": {"description": f"{API_VERSION}: the versioned schema of this object", "type": "string"},
             "kind": {"description": f"{KIND}: the REST resource this object represents", "type": "string"},
             # the API server allows only name and generateName here; naming name lets the rules below point at it
-            "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
+            "metadata": {
+                "type": "object",
+                "properties": {
+                    "name": {
+                        "description": "the search's name: a DNS-1123 label of at most 48 characters (trial Jobs are named "
+                        "after it)",
+                        "type": "string",
+                    }
+                },
+            },
             "spec": spec,
             "status": status,
         },
