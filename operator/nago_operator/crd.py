@@ -106,6 +106,13 @@ def build_crd() -> JSON:
     }
 
 
+# The API server allows only name and generateName under metadata; naming name lets the rules point at it.
+NAME_SCHEMA: JSON = {
+    "description": "the search's name: a DNS-1123 label of at most 48 characters (trial Jobs are named after it)",
+    "type": "string",
+}
+
+
 def build_schema() -> JSON:
     """The structural openAPIV3Schema: apiVersion, kind, metadata, spec (with CEL rules) and status."""
     spec = _convert_model(GeneratorSearchSpec, "validation")
@@ -120,16 +127,7 @@ def build_schema() -> JSON:
             "apiVersion": {"description": f"{API_VERSION}: the versioned schema of this object", "type": "string"},
             "kind": {"description": f"{KIND}: the REST resource this object represents", "type": "string"},
             # the API server allows only name and generateName here; naming name lets the rules below point at it
-            "metadata": {
-                "type": "object",
-                "properties": {
-                    "name": {
-                        "description": "the search's name: a DNS-1123 label of at most 48 characters (trial Jobs are named "
-                        "after it)",
-                        "type": "string",
-                    }
-                },
-            },
+            "metadata": {"type": "object", "properties": {"name": NAME_SCHEMA}},
             "spec": spec,
             "status": status,
         },
