@@ -53,39 +53,36 @@ ARCH_FIXES = ("space", "ranges", "theta_seed", "param_budget", "head_channels", 
 TRIAL_FILE_SETS_ALL_BUT = ("trial", "trial_json", "jsonl", "redis_url", "flush_timeout")
 
 
-def find_given_options(parser: argparse.ArgumentParser, command: str, argv: Sequence[str]) -> set[str]:
-    """The destinations of the options written on the command line (not those left at their defaults)."""
+def find_given_options(parser: argparse.ArgumentParser, command: str, argv: Sequence[str]) -> dict[str, str]:
+    """The options written on the command line (not those left at their defaults): destination → the
+    option's name, as the parser spells it."""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
-    given = set()
+    given = {}
     for token in argv:
         if token == "--":
             break
         action = sub._option_string_actions.get(token.split("=", 1)[0]) if token.startswith("-") else None
         if action is not None and action.dest != "help":
-            given.add(action.dest)
+            given[action.dest] = action.option_strings[-1]
     return given
 
 
-def refuse_options_that_do_not_apply(command: str, given: set[str]) -> None:
+def refuse_options_that_do_not_apply(command: str, given: dict[str, str]) -> None:
     """A flag that would be ignored is bad input: the user meant something by it."""
 
-    def flag(dest: str) -> str:
-        return "--" + {"ranges": "range", "lr": "lr"}.get(dest, dest).replace("_", "-")
-
     def refuse(dest: str, why: str) -> None:
-        raise InvalidInputError(flag(dest), f"does not apply {why}")
+        raise InvalidInputError(given[dest], f"does not apply {why}")
 
-    if command == "train" and given & {"trial", "trial_json"}:
-        source = "--trial" if "trial" in given else "--trial-json"
-        for dest in sorted(given - set(TRIAL_FILE_SETS_ALL_BUT)):
+    if command == "train" and (source := given.get("trial") or given.get("trial_json")):
+        for dest in sorted(given.keys() - set(TRIAL_FILE_SETS_ALL_BUT)):
             refuse(dest, f"with {source}: the trial file sets it")
     if "arch" in given:
-        for dest in sorted(given & {*ARCH_FIXES, *(() if command == "train" else ("seed",))}):
+        for dest in sorted(given.keys() & {*ARCH_FIXES, *(() if command == "train" else ("seed",))}):
             refuse(dest, "with --arch: the architecture file fixes it")
     if "theta_seed" in given and "random" not in given:
         refuse("theta_seed", "without --random (it seeds the uniform draw of Θ)")
     if command == "train":
-        for dest in sorted(given & {"input", "classes"}):
+        for dest in sorted(given.keys() & {"input", "classes"}):
             refuse(dest, "to nago train: the dataset sets the input size and the classes")
 
 

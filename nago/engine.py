@@ -274,8 +274,7 @@ class _Engine:
             return True
         finals = self.ledger.of(TrialPurpose.FINAL)
         for group, theta in enumerate(self.chosen_thetas()):
-            have = sum(t.theta == theta for t in finals)  # final.architectures may be raised later
-            for _ in range(final.architectures - have):
+            for _ in range(self.finals_missing(theta)):  # final.architectures may be raised later
                 index = len(finals)
                 finals.append(TrialEntry(
                     trial_id=format_trial_id(self.ledger.search, TrialPurpose.FINAL, index), index=index,
@@ -286,11 +285,14 @@ class _Engine:
         self.launch_pending()
         return all(t.done for t in finals)
 
+    def finals_missing(self, theta: dict[str, int | float]) -> int:
+        """How many more final networks `theta` needs to have final.architectures of them."""
+        have = sum(t.theta == theta for t in self.ledger.of(TrialPurpose.FINAL))
+        return max(0, self.spec.final.architectures - have)
+
     def final_wants_more(self) -> bool:
         """final.architectures was raised after the final evaluation: more networks per chosen Θ."""
-        finals = self.ledger.of(TrialPurpose.FINAL)
-        wanted = self.spec.final.architectures
-        return any(sum(t.theta == theta for t in finals) < wanted for theta in self.chosen_thetas())
+        return any(self.finals_missing(theta) > 0 for theta in self.chosen_thetas())
 
     def withdraw_beyond_max_trials(self) -> None:
         """A lowered maxTrials stops the search trials beyond it: those not done are cancelled and

@@ -134,10 +134,14 @@ class Ledger(BaseModel):
     def failed_count(self) -> int:
         return sum(t.state is TrialState.FAILED for t in self.trials)
 
+    def succeeded_at_top_budget(self) -> list[TrialEntry]:
+        """The succeeded search trials trained on the largest budget any was (BOHB's smaller budgets
+        are not comparable with it; other strategies have one budget)."""
+        done = [t for t in self.of(TrialPurpose.SEARCH) if t.state is TrialState.SUCCEEDED and t.result]
+        top = max((t.budget for t in done), default=0)
+        return [t for t in done if t.budget == top]
+
     def best(self) -> TrialEntry | None:
         """The succeeded search trial of highest accuracy; for BOHB runs, on the largest budget run."""
-        done = [t for t in self.of(TrialPurpose.SEARCH) if t.state is TrialState.SUCCEEDED and t.result]
-        if not done:
-            return None
-        top = max(t.budget for t in done)
-        return max((t for t in done if t.budget == top), key=lambda t: t.result.accuracy if t.result else 0.0)
+        done = self.succeeded_at_top_budget()
+        return max(done, key=lambda t: t.result.accuracy if t.result else 0.0) if done else None

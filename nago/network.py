@@ -65,9 +65,9 @@ class NoiseSource:
     owned by the network and placed on its device, so no draw touches torch's process-wide generator
     and two networks trained in one process do not disturb each other's streams."""
 
-    def __init__(self, seed: int, device: torch.device | str = "cpu") -> None:
+    def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)  # CPU until the network moves (`place`)
 
     def place(self, device: torch.device) -> None:
         """Move the stream to `device`, restarting it from the seed (call before the first draw)."""
@@ -81,6 +81,13 @@ class NoiseSource:
             yield
         finally:
             self.generator.set_state(state)
+
+
+def drop(x: Tensor, mask_shape: tuple[int, ...], p: Tensor | float, noise: NoiseSource) -> Tensor:
+    """Zero `x` where a uniform draw of `mask_shape` (broadcast over `x`) falls below p, scale the
+    rest by 1/(1−p): dropout's rule, drawn from the network's stream."""
+    keep = torch.rand(mask_shape, device=x.device, dtype=x.dtype, generator=noise.generator) >= p
+    return x * keep / (1 - p)
 
 
 class DropPath(nn.Module):
@@ -103,8 +110,7 @@ class DropPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or not self.active:
             return x
-        keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype, generator=self.noise.generator)
-        return x * (keep >= self.p) / (1 - self.p)
+        return drop(x, (x.shape[0], 1, 1, 1), self.p, self.noise)
 
 
 class Dropout(nn.Module):
@@ -119,8 +125,7 @@ class Dropout(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0:
             return x
-        keep = torch.rand(x.shape, device=x.device, dtype=x.dtype, generator=self.noise.generator)
-        return x * (keep >= self.p) / (1 - self.p)
+        return drop(x, tuple(x.shape), self.p, self.noise)
 
 
 def build_operation(op: OpKind, shape: OpShape, noise: NoiseSource) -> nn.Module:

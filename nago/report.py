@@ -67,11 +67,9 @@ def summarise_final(ledger: Ledger) -> list[dict[str, Any]]:
 def find_pareto_front(ledger: Ledger) -> list[TrialEntry]:
     """Non-dominated succeeded search trials at one budget (the largest trained; BOHB's smaller
     budgets are not comparable), by memory ascending."""
-    done = [t for t in _succeeded(ledger, TrialPurpose.SEARCH) if t.result and t.result.memory is not None]
+    done = [t for t in ledger.succeeded_at_top_budget() if t.result and t.result.memory is not None]
     if not done:
         return []
-    top = max(t.budget for t in done)
-    done = [t for t in done if t.budget == top]
     values = np.array([[t.result.accuracy, -float(t.result.memory or 0.0)] for t in done if t.result])
     front = [t for t, keep in zip(done, pareto_mask(values), strict=True) if keep]
     return sorted(front, key=lambda t: float(t.result.memory or 0.0) if t.result else 0.0)

@@ -261,9 +261,9 @@ class GeneratorSearch(SpecModel):
     spec: GeneratorSearchSpec = Field(default_factory=GeneratorSearchSpec)
 
 
-def list_problems(error: ValidationError) -> list[tuple[str, str]]:
-    """(field path as written in YAML, what is wrong) per problem. A validator that names a field
-    in its message ("objectives: …") extends the path with it."""
+def list_problems(error: ValidationError, root: str = "manifest") -> list[tuple[str, str]]:
+    """(field path as written in YAML, what is wrong) per problem; `root` names a problem of the whole
+    document. A validator that names a field in its message ("objectives: …") extends the path with it."""
     problems = []
     for problem in error.errors():
         path = ".".join(str(part) for part in problem["loc"])
@@ -271,7 +271,7 @@ def list_problems(error: ValidationError) -> list[tuple[str, str]]:
         named = FIELD_IN_MESSAGE.match(message)
         if named:
             path, message = f"{path}.{named[1]}" if path else named[1], named[2]
-        problems.append((path or "manifest", message))
+        problems.append((path or root, message))
     return problems
 
 

@@ -85,8 +85,8 @@ def read_ledger(state_dir: Path, search: str | None = None) -> Ledger | None:
     try:
         ledger = Ledger.model_validate_json(text)
     except ValidationError as error:
-        field, message = list_problems(error)[0]
-        detail = message if field == "manifest" else f"{field}: {message}"  # "manifest": the whole document
+        field, message = list_problems(error, root="")[0]
+        detail = f"{field}: {message}" if field else message
         raise InvalidInputError(
             str(path),
             f"is not a ledger this version of nago can read ({detail}); restore it, or move the state folder "

@@ -101,6 +101,8 @@ class SearchReconciler:
         except InvalidInputError as error:
             self._reject(generation, error)
             return
+        if generation is not None and generation == self.rejected_generation:
+            return  # its trial Job was refused: nothing to do until the spec changes
         if generation is None or generation != self.checked_generation:
             try:
                 self._check_trial_job(search)
@@ -180,7 +182,6 @@ class SearchReconciler:
         message = f"spec.{error.field}: {error.message}" if error.field != "manifest" else error.message
         condition = Condition(type="Failed", status="True", reason="InvalidSpec", message=message,
                               last_transition_time=format_timestamp(time.time()))  # fmt: skip
-        self.checked_generation = None
         status = {"phase": SearchPhase.FAILED.value, "observedGeneration": generation,
                   "conditions": [condition.model_dump(by_alias=True, mode="json")]}  # fmt: skip
         self.kube.patch(self.status_path, {"status": status})
