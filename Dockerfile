@@ -11,7 +11,7 @@ COPY pyproject.toml README.md ./
 COPY nago ./nago
 COPY operator ./operator
 RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.4,<3" \
-    && pip install .
+    && pip install "./[operator]"
 
 FROM python:3.11.10-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH HOME=/tmp

@@ -55,7 +55,7 @@ control-plane:
 
 ## The test control plane in the foreground, for kubectl by hand: prints a kubeconfig path; Ctrl-C stops it.
 cluster: setup control-plane
-	PYTHONPATH=tests $(BIN)/python -m control_plane
+	PYTHONPATH=tests/support $(BIN)/python -m control_plane
 
 test-gpu: setup
 	$(BIN)/pytest -m gpu -rs

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+from nago.generator.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
 
 
 def make_unit_box(dims: int) -> SearchSpace:

@@ -1,6 +1,6 @@
 """Engine and proposer overhead per trial, against the training time of the quickstart's trials.
 
-Issue 5. A search of `--trials` trials is driven through `nago.engine.reconcile` with results made
+Issue 5. A search of `--trials` trials is driven through `nago.search.engine.reconcile` with results made
 up on the spot (a smooth function of Θ, so the proposers have something to model), parallelism 2,
 asynchronous, for each strategy. Reported: the engine's seconds per trial (every reconcile call,
 the proposer's ask/tell and the ledger's JSON round trip included) and that as a share of the
@@ -18,10 +18,10 @@ import statistics
 import time
 from pathlib import Path
 
-from nago.engine import LaunchTrial, RecordReceived, reconcile
-from nago.ledger import Ledger, TrialPurpose
-from nago.records import FinalRecord
-from nago.search_spec import parse_search
+from nago.search.engine import LaunchTrial, RecordReceived, reconcile
+from nago.search.ledger import Ledger, TrialPurpose
+from nago.search.spec import parse_search
+from nago.trial.records import FinalRecord
 
 
 def made_up_accuracy(theta: dict[str, int | float]) -> float:

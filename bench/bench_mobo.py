@@ -30,8 +30,8 @@ from nago.bo.baselines import RandomProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.mobo import MoboProposer
 from nago.bo.pareto import hypervolume
-from nago.bo.proposer import space_filling
-from nago.spaces import SearchSpace
+from nago.bo.proposer import Outcome, list_thetas, space_filling
+from nago.generator.spaces import SearchSpace
 
 BATCH = 8
 BATCHES = 20
@@ -94,23 +94,23 @@ def run(problem_name: str, method: str, seed: int) -> dict[str, object]:
     mobo = MoboProposer(space, seed, initial_points=len(x))
     random = RandomProposer(space, seed)
     if method == "mobo":
-        assert np.allclose(np.array([[t[n] for n in names] for t in mobo.ask(len(x))]), x)
+        assert np.allclose(np.array([[t[n] for n in names] for t in list_thetas(mobo.ask(len(x)))]), x)
     for row, values in zip(x, f, strict=True):
-        mobo.tell(dict(zip(names, row, strict=True)), accuracy=-values[0], memory=math.exp(values[1]))
-        random.tell(dict(zip(names, row, strict=True)), 0.0)
+        mobo.tell(Outcome(dict(zip(names, row, strict=True)), accuracy=-values[0], memory=math.exp(values[1])))
+        random.tell(Outcome(dict(zip(names, row, strict=True)), 0.0))
     reference = -problem.ref_point.numpy()
     volumes = [hypervolume(-f, reference)]
     for index in range(BATCHES):
         if method == "mobo":
-            new = np.array([[t[n] for n in names] for t in mobo.ask(BATCH)])
+            new = np.array([[t[n] for n in names] for t in list_thetas(mobo.ask(BATCH))])
         elif method == "qlognehvi":
             new = propose_qlognehvi(problem, x, f, seed * 1000 + index)
         else:
-            new = np.array([[t[n] for n in names] for t in random.ask(BATCH)])
+            new = np.array([[t[n] for n in names] for t in list_thetas(random.ask(BATCH))])
         values = evaluate(problem, new)
         for row, value in zip(new, values, strict=True):
-            mobo.tell(dict(zip(names, row, strict=True)), accuracy=-value[0], memory=math.exp(value[1]))
-            random.tell(dict(zip(names, row, strict=True)), 0.0)
+            mobo.tell(Outcome(dict(zip(names, row, strict=True)), accuracy=-value[0], memory=math.exp(value[1])))
+            random.tell(Outcome(dict(zip(names, row, strict=True)), 0.0))
         x, f = np.vstack([x, new]), np.vstack([f, values])
         volumes.append(hypervolume(-f, reference))
     return {"problem": problem_name, "method": method, "seed": seed, "hypervolume": volumes,

@@ -59,10 +59,10 @@ from operator_stubs import STUB, build_stub_command
 from bench_common import append_result, read_results
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "cluster")]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "support")]
 
 from crd_install import install_crd  # noqa: E402
-from nago.ledger import Ledger, TrialState  # noqa: E402
+from nago.search.ledger import Ledger, TrialState  # noqa: E402
 from nago_operator.crd import build_crd  # noqa: E402
 from nago_operator.kube_client import KubeClient, KubeError, read_kubeconfig  # noqa: E402
 from operator_harness import build_search  # noqa: E402
@@ -99,7 +99,7 @@ class Cluster:
 
 def start_cluster(folder: Path) -> Cluster:
     """`python -m control_plane` (until it prints that it is ready), redis-server, the GeneratorSearch CRD."""
-    environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "support")}
     with (folder / "control-plane.err").open("w") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "control_plane", "--log-dir", str(folder / "control-plane")], cwd=ROOT,

@@ -22,6 +22,7 @@ import torch
 
 from bench_common import make_unit_box
 from nago.bo.gp_lp import LocalPenalisationProposer
+from nago.bo.proposer import Outcome, list_thetas
 
 DIMS = 8
 BOX = make_unit_box(DIMS)
@@ -37,9 +38,9 @@ def ackley(x: np.ndarray) -> float:
 def time_ours(x: np.ndarray, y: np.ndarray, seed: int) -> float:
     proposer = LocalPenalisationProposer(BOX, seed=seed)
     for row, value in zip(x, y, strict=True):
-        proposer.tell({f"x{i}": float(v) for i, v in enumerate(row)}, float(value))
+        proposer.tell(Outcome({f"x{i}": float(v) for i, v in enumerate(row)}, float(value)))
     start = time.perf_counter()
-    proposer.ask(8)
+    list_thetas(proposer.ask(8))
     return time.perf_counter() - start
 
 

@@ -24,9 +24,9 @@ import torch
 from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing, use_one_core
 from nago.bo.baselines import RandomProposer
 from nago.bo.gp_lp import DTYPE, LocalPenalisationProposer
-from nago.bo.proposer import Proposer
+from nago.bo.proposer import Outcome, Proposer, list_thetas
 from nago.bo.thompson import ThompsonProposer
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+from nago.generator.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
 
 HARTMANN_A = np.array(
     [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
@@ -127,9 +127,9 @@ def run(function: str, method: str, seed: int, evaluations: int, batch: int) -> 
     best, curve = -math.inf, []
     started = time.perf_counter()
     while len(curve) < evaluations:
-        for theta in proposer.ask(min(batch, evaluations - len(curve))):
+        for theta in list_thetas(proposer.ask(min(batch, evaluations - len(curve)))):
             value = f(theta)  # type: ignore[arg-type]
-            proposer.tell(theta, value)
+            proposer.tell(Outcome(theta, value))
             best = max(best, value)
             curve.append(optimum - best)
     return {"function": function, "method": method, "seed": seed, "regret": [float(f"{r:.5g}") for r in curve],

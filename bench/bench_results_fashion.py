@@ -9,7 +9,7 @@ data order), tested on the 10,000 test images:
 - **random-hnag**: k networks, each from its own uniformly drawn HNAG Θ (`--random --theta-seed k`),
   over the same ranges as the search;
 - **rnag**: k networks from uniformly drawn RNAG Θ (RandWire, appendix E), its own ranges;
-- **resnet**: the ResNet-20-style network of `nago.reference`, fitted to the same budget.
+- **resnet**: the ResNet-20-style network of `nago.generator.reference`, fitted to the same budget.
 
 The study lives in one state folder and is resumable: stop it at any time (Ctrl-C, kill, reboot) and
 run the same command again; finished units are kept, `nago search` resumes its own state, and a final
@@ -36,12 +36,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from nago.architecture import InputSpec
 from nago.atomic import write_text_atomically
-from nago.local_runner import die_with_parent
-from nago.records import FinalRecord, split_records
-from nago.reference import build_resnet_architecture
-from nago.search_spec import load_search
+from nago.generator.architecture import InputSpec
+from nago.generator.reference import build_resnet_architecture
+from nago.search.local_runner import die_with_parent
+from nago.search.spec import load_search
+from nago.trial.records import FinalRecord, split_records
 
 ARMS = ("nago", "random-hnag", "rnag", "resnet")
 STUDY_FILE = "study.json"

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nago.network import build_network
-from nago.sampling import sample_architecture
-from nago.spaces import get_space
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import get_space
+from nago.training.network import build_network
 
 
 def _basic_block(cin: int, cout: int, stride: int) -> nn.Module:

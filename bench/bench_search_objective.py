@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from bench_common import build_parser, format_quartiles, read_results, run_missing
-from nago.ledger import Ledger, TrialPurpose, TrialState
+from nago.search.ledger import Ledger, TrialPurpose, TrialState
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "fashion-mnist-quickstart.yaml"
 METHODS = ("bo", "random")

@@ -45,20 +45,21 @@ from torch import nn
 from torch.nn import functional
 from torch.utils.flop_counter import FlopCounterMode
 
-from nago.architecture import InputSpec
-from nago.augment import random_crop, random_flip
 from nago.cli import parse_ranges
-from nago.compilation import PROBE_STEPS, CompileChoice, decide_compile
-from nago.complexity import measure_complexity
-from nago.data import DatasetSpec, load_dataset
-from nago.network import build_network
-from nago.protocol import TrainingProtocol
-from nago.records import EpochRecord, FinalRecord, parse_record
-from nago.sampling import sample_architecture
-from nago.sinks import StdoutSink
-from nago.spaces import get_space
-from nago.trainer import choose_batch_size, run_trial
-from nago.trial import TrialSpec
+from nago.generator.architecture import InputSpec
+from nago.generator.complexity import measure_complexity
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import get_space
+from nago.training.augment import random_crop, random_flip
+from nago.training.compilation import PROBE_STEPS, CompileChoice, decide_compile
+from nago.training.data import load_dataset
+from nago.training.network import build_network
+from nago.training.trainer import choose_batch_size, run_trial
+from nago.trial.dataset import DatasetSpec
+from nago.trial.protocol import TrainingProtocol
+from nago.trial.records import EpochRecord, FinalRecord, parse_record
+from nago.trial.sinks import StdoutSink
+from nago.trial.spec import TrialSpec
 
 HEAD_CHANNELS = {5e4: 64, 2.5e5: 128, 1e6: 512, 4e6: 1280}
 FULL_TRAINING_SPLIT = 54_000

@@ -27,11 +27,11 @@ from typing import Protocol
 
 import numpy as np
 
-from nago.architecture import InputSpec
 from nago.atomic import write_text_atomically
-from nago.records import split_records
-from nago.sampling import sample_architecture
-from nago.spaces import get_space
+from nago.generator.architecture import InputSpec
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import get_space
+from nago.trial.records import split_records
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_MANIFEST = ROOT / "examples" / "fashion-mnist-gpu-check.yaml"

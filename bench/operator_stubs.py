@@ -7,8 +7,9 @@ with its reconciles timed. Not a benchmark on its own.
   `RedisStreamSink` with NAGO_REDIS_URL/NAGO_REDIS_PASSWORD (or to `--jsonl` without them) and exits 0.
   Training is stubbed because the benchmark measures the control loop, not training. It appends its own
   start, record-sent and exit times to `--times` (wall clock; every process runs on this machine).
-- `local-search`: `nago.local_runner.LocalRunner` on a search document with the trainer command replaced by
-  the stub; it logs when each trial's process is started and when each saved ledger first shows a trial done.
+- `local-search`: `nago.search.local_runner.LocalRunner` on a search document, launching the stub instead of
+  `nago train` (its `launch` parameter); it logs when each trial's process is started and when each saved
+  ledger first shows a trial done (its `on_saved` parameter).
 - `operator`: `python -m nago_operator` with `SearchReconciler.reconcile` wrapped to log each call's start and
   duration to NAGO_BENCH_RECONCILE_LOG (the Prometheus histogram only keeps buckets), and each Kubernetes API
   request of the reconcile threads (`KubeClient.send_raw`) with its method, resource and duration.
@@ -54,8 +55,8 @@ def run_stub_trainer(args: argparse.Namespace, started: float) -> int:
     slept = args.sleep + args.jitter * random.Random(int(document.get("seed", 0))).random()
     time.sleep(slept)
 
-    from nago.records import FinalRecord, compute_trial_digest
-    from nago.sinks import JsonlFileSink, RecordSink, RedisStreamSink
+    from nago.trial.records import FinalRecord, compute_trial_digest
+    from nago.trial.sinks import JsonlFileSink, RecordSink, RedisStreamSink
 
     accuracy = 0.5 + 0.4 * (sum(float(v) for v in theta.values()) % 1.0)
     record = FinalRecord(
@@ -83,49 +84,31 @@ def run_stub_trainer(args: argparse.Namespace, started: float) -> int:
 
 def run_local_search(args: argparse.Namespace) -> int:
     """The local runner on `--manifest`, trials as stub processes; launch and done times go to `--times`."""
-    import subprocess
-
-    from nago import local_runner
-    from nago.ledger import Ledger, TrialState
-    from nago.search_spec import parse_search
-    from nago.search_trials import build_trial_spec
+    from nago.search.ledger import Ledger, TrialState
+    from nago.search.local_runner import LocalRunner, TrialLaunch, start_child
+    from nago.search.spec import parse_search
 
     times = Path(args.times)
     search = parse_search(json.loads(Path(args.manifest).read_text()))
     command = build_stub_command(args.sleep, args.jitter, times)
     done: set[str] = set()
-    save_ledger = local_runner.save_ledger
 
-    def save_and_log(state_dir: Path, ledger: Ledger) -> None:
-        save_ledger(state_dir, ledger)
+    def log_done(ledger: Ledger) -> None:
         saved = time.time()
         for trial in ledger.trials:
             if trial.state is TrialState.SUCCEEDED and trial.trial_id not in done:
                 done.add(trial.trial_id)
                 log_event(times, {"event": "done", "search": ledger.search, "trial": trial.trial_id, "time": saved})
 
-    class StubRunner(local_runner.LocalRunner):
-        """The local runner's own loop; only the trainer command differs (the stub instead of `nago train`)."""
+    def launch_stub(launch: TrialLaunch) -> Any:
+        """The local runner's own launch, with the stub trainer instead of `nago train`."""
+        process = start_child([*command, "--trial", str(launch.trial_file), "--jsonl", str(launch.records)], launch)
+        log_event(times, {"event": "launch", "search": search.metadata.name, "trial": launch.trial.trial_id,
+                          "time": time.time()})  # fmt: skip
+        return process
 
-        def _launch(self, trial: Any) -> None:
-            folder = self.trial_dir(trial.trial_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            spec = build_trial_spec(self.search, trial, folder / "checkpoint.pt")
-            trial_file = folder / f"attempt-{trial.attempt}.json"
-            trial_file.write_text(spec.model_dump_json(indent=1))
-            log = (folder / "log.txt").open("ab")
-            argv = [*command, "--trial", str(trial_file), "--jsonl", str(folder / "records.jsonl")]
-            process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.child_env}, start_new_session=True,
-            )  # fmt: skip
-            log_event(times, {"event": "launch", "search": self.search.metadata.name, "trial": trial.trial_id,
-                              "time": time.time()})  # fmt: skip
-            self.children[trial.trial_id] = local_runner._Child(trial, process, log)
-
-    local_runner.save_ledger = save_and_log  # looked up at call time by run()
-    runner = StubRunner(search, Path(args.state_dir), poll_seconds=args.poll, output=sys.stderr,
-                        redis_url=args.redis_url)  # fmt: skip
+    runner = LocalRunner(search, Path(args.state_dir), poll_seconds=args.poll, output=sys.stderr,
+                         redis_url=args.redis_url, launch=launch_stub, on_saved=log_done)  # fmt: skip
     log_event(times, {"event": "run", "search": search.metadata.name, "time": time.time()})
     ledger = runner.run()
     return 0 if ledger.phase.value == "Succeeded" else 1

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 from torch.profiler import ProfilerActivity, profile
 
-from nago.architecture import InputSpec
-from nago.data import DatasetSpec
-from nago.protocol import TrainingProtocol
-from nago.sampling import sample_architecture
-from nago.search_spec import load_search
-from nago.sinks import StdoutSink
-from nago.spaces import get_space
-from nago.trainer import run_trial
-from nago.trial import TrialSpec
+from nago.generator.architecture import InputSpec
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import get_space
+from nago.search.spec import load_search
+from nago.training.trainer import run_trial
+from nago.trial.dataset import DatasetSpec
+from nago.trial.protocol import TrainingProtocol
+from nago.trial.sinks import StdoutSink
+from nago.trial.spec import TrialSpec
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist-quickstart.yaml"
 QUICKSTART_RANGES = dict(load_search(QUICKSTART).spec.space.ranges)  # read from the quickstart's manifest

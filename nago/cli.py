@@ -1,4 +1,5 @@
-"""The `nago` command line: sample, describe and draw architectures, and study the spaces.
+"""The `nago` command line: sample, describe and draw architectures, study the spaces, train a trial, run and
+report a search. Only `nago train` (and a search whose strategy needs a torch proposer) loads torch.
 
 Every command that takes a Θ accepts it inline (`--theta '{"top_nodes": 6, ...}'`), from a file
 (`--theta-file theta.json`), or drawn at random from the space (`--random --theta-seed N`).
@@ -20,17 +21,17 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from nago.architecture import Architecture, parse_input_spec, read_architecture
+from nago import __version__
 from nago.atomic import check_writable, write_text_atomically
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
+from nago.generator.architecture import Architecture, parse_input_spec, read_architecture
+from nago.generator.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET, sample_architecture
+from nago.generator.spaces import SearchSpace, SpaceName, get_space
+from nago.generator.summary import format_summary, summarise_architecture
 from nago.safe_yaml import load_yaml_documents, read_text_file
-from nago.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET, sample_architecture
-from nago.sinks import JsonlFileSink, RecordSink, RedisStreamSink, StdoutSink
-from nago.spaces import SearchSpace, SpaceName, get_space
-from nago.summary import format_summary, summarise_architecture
-from nago.trainer import run_trial
-from nago.trial import TrialSpec
+from nago.trial.sinks import JsonlFileSink, RecordSink, RedisStreamSink, StdoutSink
+from nago.trial.spec import TrialSpec
 
 EPILOG = "Exit codes: 0 success, 1 failure at run time, 2 bad input (the message names the field)."
 
@@ -203,7 +204,7 @@ def _run_describe(args: argparse.Namespace) -> None:
 
 
 def _run_draw(args: argparse.Namespace) -> None:
-    from nago.drawing import draw_architecture
+    from nago.generator.drawing import draw_architecture
 
     check_writable(args.output, "--output")
     path = draw_architecture(_architecture(args), args.output)
@@ -218,7 +219,7 @@ def _run_ranges(args: argparse.Namespace) -> None:
 
 
 def _run_space_size(args: argparse.Namespace) -> None:
-    from nago.space_size import compute_darts_space_size, compute_hnag_space_size, format_scientific
+    from nago.generator.space_size import compute_darts_space_size, compute_hnag_space_size, format_scientific
 
     hnag = compute_hnag_space_size(args.max_op_nodes, args.max_cell_nodes, args.max_stage_nodes, args.num_ops)
     darts = compute_darts_space_size()
@@ -232,7 +233,7 @@ def _run_space_size(args: argparse.Namespace) -> None:
 
 
 def _run_space_stats(args: argparse.Namespace) -> None:
-    from nago.space_stats import collect_space_samples, summarise, write_space_stats
+    from nago.generator.space_stats import collect_space_samples, summarise, write_space_stats
 
     if args.samples < 1:
         raise InvalidInputError("--samples", f"must be at least 1, got {args.samples}")
@@ -326,14 +327,16 @@ def _run_train(args: argparse.Namespace) -> None:
         if not password:
             raise InvalidInputError("NAGO_REDIS_PASSWORD", "must be set in the environment when Redis is used")
         sinks.append(RedisStreamSink(redis_url, password, spec.search))
+    from nago.training.trainer import run_trial  # torch: loaded only by the command that trains
+
     raise SystemExit(run_trial(spec, sinks, args.flush_timeout))
 
 
 def _run_search(args: argparse.Namespace) -> None:
-    from nago.local_runner import LocalRunner
-    from nago.report import describe_final, write_results
-    from nago.search_spec import list_spec_warnings, load_search
-    from nago.state_folder import check_against_folder, claim_state_folder
+    from nago.search.local_runner import LocalRunner
+    from nago.search.report import describe_final, write_results
+    from nago.search.spec import list_spec_warnings, load_search
+    from nago.search.state_folder import check_against_folder, claim_state_folder
 
     search = load_search(args.manifest)
     for warning in list_spec_warnings(search.spec):
@@ -357,8 +360,8 @@ def _run_search(args: argparse.Namespace) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> None:
-    from nago.report import write_results
-    from nago.state_folder import read_ledger, read_stored_search
+    from nago.search.report import write_results
+    from nago.search.state_folder import read_ledger, read_stored_search
 
     search = read_stored_search(args.state_dir)
     if search is None:
@@ -378,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=EPILOG,
     )
+    parser.add_argument("--version", action="version", version=f"nago {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sample = sub.add_parser("sample", help="sample an architecture from G(Θ) and print or save its JSON", epilog=EPILOG)

@@ -1,9 +1,16 @@
-"""Hooks and fixtures for every test tier."""
+"""Hooks and fixtures for every test tier; puts tests/support (control plane, Redis, operator harness) on the path."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+SUPPORT = str(Path(__file__).resolve().parent / "support")
+if SUPPORT not in sys.path:
+    sys.path.insert(0, SUPPORT)
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from helpers import HNAG_MID
-from nago.architecture import InputSpec
-from nago.complexity import count_params
-from nago.sampling import sample_architecture
-from nago.spaces import get_space
+from nago.generator.architecture import InputSpec
+from nago.generator.complexity import count_params
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import get_space
 
 GOLDEN_CASES: list[dict[str, Any]] = [
     {

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from nago.architecture import Architecture, InputSpec
-from nago.sampling import sample_architecture
-from nago.spaces import SpaceName, get_space
+from nago.generator.architecture import Architecture, InputSpec
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import SpaceName, get_space
 
 ALL_SPACES = [s.value for s in SpaceName]
 SMALL_BUDGET = 3e4  # keeps sweeps fast: a few channels per tensor

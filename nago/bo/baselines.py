@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from nago.bo.proposer import MAX_DRAWS_PER_POINT, Proposer
-from nago.spaces import SearchSpace
+from nago.bo.proposer import MAX_DRAWS_PER_POINT, BaseProposer
+from nago.generator.spaces import SearchSpace
 
 
-class RandomProposer(Proposer):
+class RandomProposer(BaseProposer):
     """Θ uniform over the box (integers uniform over their grid after snapping)."""
 
     kind = "random"
@@ -26,7 +26,7 @@ class RandomProposer(Proposer):
         return chosen
 
 
-class SobolProposer(Proposer):
+class SobolProposer(BaseProposer):
     """A scrambled Sobol sequence over the box, continued across calls and restarts."""
 
     kind = "sobol"

@@ -4,7 +4,7 @@ Architecture: 3 fully connected tanh layers of 10 units, two outputs: the predic
 log of the heteroscedastic noise variance. Weights have a standard normal prior; the likelihood
 is Gaussian with the predicted variance. Sampling: stochastic-gradient Hamiltonian Monte Carlo on
 the full data set, 5·|D| burn-in steps, then 10×100 steps keeping every 10th: 100 weight samples
-(the appendix's schedule; pybnn's own schedule keeps 99, bo-notes §5). As in pybnn's adaptive
+(the appendix's schedule; pybnn's own schedule keeps 99, docs/design.md §6.9). As in pybnn's adaptive
 sampler, each step is preconditioned by a running estimate of the gradient's magnitude (step 1e-3,
 friction 0.05); the chain starts from a posterior mode found by 500 Adam steps, since plain
 SGHMC from the prior did not reach the data's scale in the appendix's step budget (measured: a
@@ -51,11 +51,20 @@ class BnnPosterior:
 
     @property
     def mean(self) -> Tensor:
+        """Predictive mean: the average of the sample means.
+
+        Returns:
+            An `n`-dim tensor.
+        """
         return self.means.mean(0)
 
     @property
     def variance(self) -> Tensor:
-        """Total predictive variance: mean noise plus the spread of the sample means."""
+        """Total predictive variance: mean noise plus the spread of the sample means.
+
+        Returns:
+            An `n`-dim tensor.
+        """
         return self.variances.mean(0) + self.means.var(0, unbiased=False)
 
 
@@ -78,7 +87,12 @@ class SghmcBnn:
         return total
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Sample 100 weight vectors: 5·|D| burn-in steps, then 1000 steps keeping every 10th."""
+        """Sample 100 weight vectors: 5·|D| burn-in steps, then 1000 steps keeping every 10th.
+
+        Args:
+            x: `n x d` inputs in the unit box.
+            y: `n`-dim targets in original units (standardised inside).
+        """
         generator = torch.Generator().manual_seed(self.seed)
         self.net = _network(self.dims, generator).double()
         inputs = torch.as_tensor(x, dtype=torch.float64)
@@ -114,6 +128,15 @@ class SghmcBnn:
                 self.samples.append([p.detach().clone() for p in self.net.parameters()])
 
     def posterior(self, x: Tensor) -> BnnPosterior:
+        """Predictions of every kept weight sample at `x`, in original units.
+
+        Args:
+            x: `n x d` float64 inputs.
+
+        Returns:
+            A `BnnPosterior` with `s x n` means and noise variances, `s` the number of weight samples
+            (100 after `fit`).
+        """
         means, variances = [], []
         for weights in self.samples:
             h = x

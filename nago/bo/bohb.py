@@ -1,6 +1,6 @@
 """BOHB: Hyperband brackets with a model-based proposer per budget (appendix C.1, I; Falkner et al. 2018).
 
-Schedule (nago-spec §9, the NAGO code's brackets): with budgets b_0 < … < b_s and η, bracket k
+Schedule (docs/design.md §5.14, the NAGO code's brackets): with budgets b_0 < … < b_s and η, bracket k
 (k = s … 0) starts η^k new configurations at budget b_{s−k} and keeps the best 1/η of each rung for
 the next budget. For η = 2 on 30/60/120 epochs: 4@30 → 2@60 → 1@120, then 2@60 → 1@120, then 1@120.
 Brackets repeat for as many iterations as asked.
@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 
 from nago.bo.encoding import SpaceEncoding
-from nago.bo.proposer import check_state
+from nago.bo.proposer import Outcome, Proposal, check_state
 from nago.errors import InvalidInputError
-from nago.spaces import SearchSpace, Theta
+from nago.generator.spaces import SearchSpace, Theta
 
 TOP_N_PERCENT = 15
 NUM_SAMPLES = 64
 RANDOM_FRACTION = 1 / 3
+FAILED_VALUE = 0.0  # a crashed rung member ranks last (accuracy 0), so promotions still happen
 BANDWIDTH_FACTOR = 3.0
 MIN_BANDWIDTH = 1e-3
 
@@ -41,7 +42,15 @@ class Rung:
 
 
 def plan_brackets(budgets: Sequence[float], eta: int) -> list[list[Rung]]:
-    """The brackets of one Hyperband iteration, most aggressive first (nago-spec §9)."""
+    """The brackets of one Hyperband iteration, most aggressive first (docs/design.md §5.14).
+
+    Args:
+        budgets: `s + 1` positive budgets b_0 < … < b_s, strictly increasing.
+        eta: The reduction factor η (an int, at least 2).
+
+    Returns:
+        `s + 1` brackets, k = s first, each a list of its `k + 1` rungs (budget, configurations).
+    """
     if eta < 2:
         raise InvalidInputError("eta", f"must be at least 2, got {eta}")
     if not budgets or list(budgets) != sorted(set(budgets)) or budgets[0] <= 0:
@@ -207,6 +216,20 @@ class BohbScheduler:
             raise InvalidInputError("value", f"must be finite, got {value!r}")
         self.jobs[job_id].value = float(value)
 
+    # ---- the proposer interface (docs/design.md §2.4) ---------------------------------------------
+
+    def ask(self, n: int, pending: Sequence[Mapping[str, object]] = ()) -> list[Proposal]:
+        """Up to n jobs as proposals with their budgets; the running ones are BOHB's own (`pending` unused)."""
+        if n < 1:
+            raise InvalidInputError("n", f"must be at least 1, got {n}")
+        return [Proposal(job.theta, float(job.budget), job.job_id) for job in self.next_jobs(n)]
+
+    def tell(self, outcome: Outcome) -> None:
+        """A finished job's accuracy; a failed job ranks last (accuracy 0) so its rung can still promote."""
+        if outcome.job is None:
+            raise InvalidInputError("job", "BOHB needs the job id of every result")
+        self.report(outcome.job, FAILED_VALUE if outcome.accuracy is None else outcome.accuracy)
+
     def state(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -236,7 +259,14 @@ class BohbScheduler:
 
 
 def rank_correlations(jobs: Sequence[Job]) -> dict[tuple[float, float], float]:
-    """Spearman's ρ between the results of configurations evaluated on two budgets (appendix I)."""
+    """Spearman's ρ between the results of configurations evaluated on two budgets (appendix I).
+
+    Args:
+        jobs: The jobs of a BOHB run (`BohbScheduler.jobs`); those without a value are skipped.
+
+    Returns:
+        ρ per pair of budgets (low, high), for the pairs with at least 3 configurations valued on both.
+    """
     by_budget: dict[float, dict[tuple[float, ...], float]] = {}
     for job in jobs:
         if job.value is not None:
@@ -255,7 +285,15 @@ def rank_correlations(jobs: Sequence[Job]) -> dict[tuple[float, float], float]:
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation with average ranks for ties."""
+    """Spearman's rank correlation with average ranks for ties.
+
+    Args:
+        a: `n` values.
+        b: `n` values, paired with `a`.
+
+    Returns:
+        ρ in [−1, 1] (a scalar; 0 when either side is constant).
+    """
 
     def ranks(values: Sequence[float]) -> np.ndarray:
         order = np.argsort(values, kind="stable")

@@ -10,7 +10,7 @@ rounded (snapped) coordinates. Every radius is at least `min_radius` lengthscale
 add to appendix D, where one steep wall anywhere in the box makes L large and every radius tiny, so a
 batch became a chain of near-copies of one point (docs/bo.md; the RBF kernel correlates points half a
 lengthscale apart at 0.88). The acquisition is optimised from 3000 random points and 300 more near the
-best observations, then L-BFGS-B (up to 200 iterations) from the best 3 (bo-notes §1.7), with analytic
+best observations, then L-BFGS-B (up to 200 iterations) from the best 3 (docs/design.md §6.5), with analytic
 gradients. Until the GP has `initial_points` observations, and whenever the GP fails numerically,
 proposals are space-filling (Sobol), and the fallback is logged.
 """
@@ -35,12 +35,12 @@ from nago.bo.penalisation import (
     log_hard_penalty,
     penalty_radii,
 )
-from nago.bo.proposer import Proposer, check_at_least, space_filling
-from nago.spaces import SearchSpace
+from nago.bo.proposer import BaseProposer, check_at_least, space_filling
+from nago.generator.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
 DTYPE = torch.float64
-LBFGS_ITERATIONS = 200  # per batch point, all starts at once (bo-notes §1.7: to convergence)
+LBFGS_ITERATIONS = 200  # per batch point, all starts at once (docs/design.md §6.5: to convergence)
 AROUND_BEST_SAMPLES = 300  # raw samples near the best observations (benchmark 2: docs/bo.md)
 AROUND_BEST_SD_LENGTHSCALES = (0.1, 0.01)  # half the samples at each spread
 MIN_RADIUS_LENGTHSCALES = 0.5  # the RBF kernel correlates points this far apart at 0.88
@@ -49,7 +49,15 @@ Gradient = tuple[np.ndarray, np.ndarray]  # values (n,) and gradients (n × d)
 
 def metric_scale(model: Any, dims: int) -> Tensor:
     """Per-dimension lengthscales of the GP kernel (ones when it has none): the penalty measures
-    ‖x − x_j‖ on x / ℓ, so an exclusion ball spans the same correlation in every dimension."""
+    ‖x − x_j‖ on x / ℓ, so an exclusion ball spans the same correlation in every dimension.
+
+    Args:
+        model: A fitted GP (BoTorch's SingleTaskGP) whose `covar_module` may have a `lengthscale`.
+        dims: The number of input dimensions `d` (an int).
+
+    Returns:
+        A `d`-dim float64 tensor of lengthscales ℓ (a single shared lengthscale is repeated).
+    """
     lengthscale = getattr(model.covar_module, "lengthscale", None)
     if lengthscale is None:
         return torch.ones(dims, dtype=DTYPE)
@@ -68,9 +76,12 @@ def fit_gp(train_x: Tensor, train_y: Tensor, rng: np.random.Generator) -> Any:
     generator that BoTorch's retries use, so two proposers fitting in two threads do not share a stream.
 
     Args:
-        train_x: (n, d) inputs in the unit box.
-        train_y: (n, 1) observed values.
-        rng: the caller's generator, used only if the first attempt fails.
+        train_x: `n x d` inputs in the unit box.
+        train_y: `n x 1` observed values.
+        rng: The caller's `np.random.Generator`, used only if the first attempt fails.
+
+    Returns:
+        The fitted SingleTaskGP in eval mode; its posterior at `q x d` points has a `q x 1` mean.
     """
     from botorch.exceptions.errors import ModelFittingError
     from botorch.fit import fit_gpytorch_mll
@@ -118,7 +129,7 @@ class BatchDiagnostics:
     fallback: str | None = None
 
 
-class LocalPenalisationProposer(Proposer):
+class LocalPenalisationProposer(BaseProposer):
     """Batch BO by hard local penalisation; `ask(n, pending)` works for sync and async batches."""
 
     kind = "gp-lp"
@@ -168,14 +179,14 @@ class LocalPenalisationProposer(Proposer):
         train_x = torch.tensor(
             np.array([self.encoding.snap(self.encoding.encode(o.theta)) for o in self.observations]), dtype=DTYPE
         )
-        train_y = torch.tensor([[o.value] for o in self.observations], dtype=DTYPE)
+        train_y = torch.tensor([[o.accuracy] for o in self.observations], dtype=DTYPE)
         return fit_gp(train_x, train_y, np.random.default_rng([self.seed, self.proposed, FIT_STREAM]))
 
     def _penalised_batch(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         model = self.fit_model()
         mean_and_std, gradients = build_posterior(model)  # one Cholesky for both forms
         train_x = model.train_inputs[0]
-        best = max(o.value for o in self.observations)
+        best = max(o.accuracy for o in self.observations)
 
         def mean(x: Tensor) -> Tensor:
             return mean_and_std(x)[0]
@@ -231,7 +242,7 @@ class LocalPenalisationProposer(Proposer):
         a new basin nearby and for the last digits (BoTorch's `sample_around_best`)."""
         if self.around_best <= 0:
             return torch.empty(0, self.encoding.dims, dtype=DTYPE)
-        values = np.array([o.value for o in self.observations])
+        values = np.array([o.accuracy for o in self.observations])
         top = np.argsort(-values, kind="stable")[: max(1, round(0.05 * len(values)))]
         centres = train_x[torch.from_numpy(top)].numpy()[rng.integers(len(top), size=self.around_best)]
         spread = np.array(AROUND_BEST_SD_LENGTHSCALES)[np.arange(self.around_best) % len(AROUND_BEST_SD_LENGTHSCALES)]

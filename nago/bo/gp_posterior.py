@@ -41,7 +41,16 @@ class RbfCache:
 
 def cache_rbf_posterior(model: Any) -> RbfCache | None:
     """The cached factors of `model`, or None when it is not a constant-mean RBF GP without an
-    input transform (then only `model.posterior` is exact)."""
+    input transform (then only `model.posterior` is exact).
+
+    Args:
+        model: A fitted BoTorch SingleTaskGP with one output and a `Standardize` outcome transform.
+
+    Returns:
+        The `RbfCache` for its `N` training points in `d` dimensions: a `d`-dim (or `1`-dim) lengthscale,
+        `N x d` scaled inputs, the `N x N` Cholesky factor, `N`-dim α and scalar constant, mean and
+        standard deviation; or None.
+    """
     from gpytorch.kernels import RBFKernel
     from gpytorch.means import ConstantMean
 
@@ -77,7 +86,15 @@ def _slow(model: Any) -> MeanStd:
 def build_posterior(model: Any) -> tuple[MeanStd, MeanStdGradients]:
     """Both forms of the posterior of `model` from one cached Cholesky factor, for x of shape (n, d)
     in the objective's units: μ and σ as torch tensors (differentiable), and μ, σ, ∇μ, ∇σ as NumPy
-    arrays."""
+    arrays.
+
+    Args:
+        model: A fitted BoTorch SingleTaskGP (any kernel; the cached form needs a constant-mean RBF one).
+
+    Returns:
+        A pair of callables: `mean_std` maps an `n x d` tensor to the `n`-dim tensors μ and σ, and
+        `gradients` maps an `n x d` array to the `n`-dim arrays μ and σ and the `n x d` arrays ∇μ and ∇σ.
+    """
     cache = cache_rbf_posterior(model)
     if cache is None:
         slow = _slow(model)
@@ -140,7 +157,16 @@ def _cached_gradients(cache: RbfCache) -> MeanStdGradients:
 
 
 def log_expected_improvement(mu: Tensor, sigma: Tensor, best: float) -> Tensor:
-    """log EI for maximisation, computed stably (Ament et al. 2023, via BoTorch's helper)."""
+    """log EI for maximisation, computed stably (Ament et al. 2023, via BoTorch's helper).
+
+    Args:
+        mu: `n`-dim posterior means, in the objective's units.
+        sigma: `n`-dim posterior standard deviations (positive).
+        best: The incumbent M, the best observed value (a scalar).
+
+    Returns:
+        An `n`-dim tensor of log EI values.
+    """
     from botorch.acquisition.analytic import _log_ei_helper
 
     value: Tensor = _log_ei_helper((mu - best) / sigma) + sigma.log()

@@ -20,7 +20,14 @@ SQRT_HALF_PI = math.sqrt(math.pi / 2)
 
 
 def compute_log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log h(z) and d log h / dz = Φ(z) / h(z), elementwise."""
+    """log h(z) and d log h / dz = Φ(z) / h(z), elementwise.
+
+    Args:
+        z: `n`-dim standardised improvements (μ − M) / σ (any shape works: elementwise).
+
+    Returns:
+        A pair of arrays shaped like `z` (`n`-dim): log h(z) and its slope Φ(z) / h(z).
+    """
     upper = np.maximum(z, LOWER_BRANCH)  # each branch sees only inputs where it is accurate
     cdf = ndtr(upper)
     h = np.exp(-0.5 * upper**2 - LOG_SQRT_2PI) + upper * cdf
@@ -38,7 +45,18 @@ def compute_log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def compute_log_ei_and_gradient(
     mu: np.ndarray, sigma: np.ndarray, grad_mu: np.ndarray, grad_sigma: np.ndarray, best: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """log EI over the incumbent `best` (maximisation) for n points, and its gradient (n × d)."""
+    """log EI over the incumbent `best` (maximisation) for n points, and its gradient (n × d).
+
+    Args:
+        mu: `n`-dim posterior means.
+        sigma: `n`-dim posterior standard deviations (positive).
+        grad_mu: `n x d` gradients of the means.
+        grad_sigma: `n x d` gradients of the standard deviations.
+        best: The incumbent M, the best observed value (a scalar).
+
+    Returns:
+        A pair: the `n`-dim log EI values and their `n x d` gradients.
+    """
     z = (mu - best) / sigma
     log_h, slope = compute_log_h(z)
     grad_z = (grad_mu - z[:, None] * grad_sigma) / sigma[:, None]

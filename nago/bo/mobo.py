@@ -13,8 +13,7 @@ included. Earlier results (the appendix starts from 50 BOHB points) are simply t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,76 +21,58 @@ import torch
 from torch import Tensor
 
 from nago.bo.bnn import SghmcBnn
-from nago.bo.encoding import SpaceEncoding
 from nago.bo.pareto import pareto_mask
 from nago.bo.penalisation import estimate_lipschitz, log_hard_penalty, penalty_radii
-from nago.bo.proposer import check_at_least, check_state, space_filling, take_unique
+from nago.bo.proposer import BaseProposer, Observation, Outcome, check_at_least, space_filling, take_unique
 from nago.errors import InvalidInputError
-from nago.spaces import SearchSpace, Theta
+from nago.generator.spaces import SearchSpace
 
 CHEBYSHEV_AUGMENTATION = 0.05
 DTYPE = torch.float64
 
 
-@dataclass(frozen=True)
-class ParetoPoint:
-    theta: Theta
-    accuracy: float
-    memory: float
-
-
-class MoboProposer:
-    """ask(n, pending) → configurations; tell(theta, accuracy, memory); pareto_set(); state()/restore()."""
+class MoboProposer(BaseProposer):
+    """ask(n, pending) → proposals; tell(outcome) with accuracy and memory; pareto_set(); state()/restore()."""
 
     kind = "mobo"
 
     def __init__(self, space: SearchSpace, seed: int, initial_points: int | None = None, raw_samples: int = 2000):
-        self.space = space
-        self.encoding = SpaceEncoding(space)
-        self.seed = seed
+        super().__init__(space, seed)
         self.initial_points = initial_points if initial_points is not None else self.encoding.dims + 1
         self.raw_samples = raw_samples
         self._check_settings()
-        self.observations: list[ParetoPoint] = []
-        self.proposed = 0
 
     def _check_settings(self) -> None:
-        check_at_least("seed", self.seed, 0)
         check_at_least("initial_points", self.initial_points, 1)
         check_at_least("raw_samples", self.raw_samples, 1)
 
-    def tell(self, theta: Mapping[str, object], accuracy: float, memory: float) -> None:
-        if not math.isfinite(accuracy):
-            raise InvalidInputError("accuracy", f"must be finite, got {accuracy!r}")
-        if not (math.isfinite(memory) and memory > 0):
-            raise InvalidInputError("memory", f"must be a positive number of bytes, got {memory!r}")
-        self.observations.append(ParetoPoint(self.space.validate_theta(theta), float(accuracy), float(memory)))
+    def _check_outcome(self, outcome: Outcome) -> None:
+        memory = outcome.memory
+        if memory is None or not (math.isfinite(memory) and memory > 0):
+            raise InvalidInputError("memory", f"must be a positive number of bytes per image, got {memory!r}")
 
     def objectives(self) -> np.ndarray:
-        """n×2, maximised: accuracy and −log memory."""
-        return np.array([[o.accuracy, -math.log(o.memory)] for o in self.observations])
+        """n×2, maximised: accuracy and −log memory.
 
-    def pareto_set(self) -> list[ParetoPoint]:
+        Returns:
+            An `n x 2` array, one row per observation: accuracy and −log(memory per image in bytes).
+        """
+        return np.array([[o.accuracy, -math.log(o.memory or 1.0)] for o in self.observations])
+
+    def pareto_set(self) -> list[Observation]:
         if not self.observations:
             return []
         mask = pareto_mask(self.objectives())
         return [o for o, keep in zip(self.observations, mask, strict=True) if keep]
 
-    def _rng(self) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.proposed])
+    def _encode_busy(self, theta: Mapping[str, object]) -> np.ndarray:
+        return self.encoding.snap(self.encoding.encode(theta))
 
-    def ask(self, n: int, pending: Sequence[Mapping[str, object]] = ()) -> list[Theta]:
-        if n < 1:
-            raise InvalidInputError("n", f"must be at least 1, got {n}")
-        taken = {self.encoding.key(o.theta) for o in self.observations} | {self.encoding.key(p) for p in pending}
-        busy = [self.encoding.snap(self.encoding.encode(p)) for p in pending]
+    def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         rng = self._rng()
         if len(self.observations) < self.initial_points:
-            batch = space_filling(self.encoding, rng, n, taken)
-        else:
-            batch = self._scalarised_batch(n, busy, taken, rng)
-        self.proposed += len(batch)
-        return [self.encoding.decode(x) for x in batch]
+            return space_filling(self.encoding, rng, n, taken)
+        return self._scalarised_batch(n, busy, taken, rng)
 
     def _scalarised_batch(
         self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]], rng: np.random.Generator
@@ -147,21 +128,9 @@ class MoboProposer:
         return chosen
 
     def state(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "space": self.space.name.value,
-            "seed": self.seed,
-            "proposed": self.proposed,
-            "initial_points": self.initial_points,
-            "raw_samples": self.raw_samples,
-            "observations": [{"theta": o.theta, "accuracy": o.accuracy, "memory": o.memory} for o in self.observations],
-        }
+        return {**super().state(), "initial_points": self.initial_points, "raw_samples": self.raw_samples}
 
     def restore(self, state: Mapping[str, Any]) -> None:
-        check_state(state, self.kind, self.space)
-        self.seed, self.proposed = int(state["seed"]), int(state["proposed"])
+        super().restore(state)
         self.initial_points, self.raw_samples = state["initial_points"], state["raw_samples"]
         self._check_settings()
-        self.observations = [
-            ParetoPoint(dict(o["theta"]), float(o["accuracy"]), float(o["memory"])) for o in state["observations"]
-        ]

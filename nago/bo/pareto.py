@@ -8,7 +8,14 @@ from nago.errors import InvalidInputError
 
 
 def pareto_mask(values: np.ndarray) -> np.ndarray:
-    """True for rows that no other row dominates (≥ in every objective, > in one); maximisation."""
+    """True for rows that no other row dominates (≥ in every objective, > in one); maximisation.
+
+    Args:
+        values: `n x m` objective values, one row per point.
+
+    Returns:
+        An `n`-dim boolean array, True for the non-dominated rows.
+    """
     y = np.asarray(values, dtype=float)
     if y.ndim != 2:
         raise InvalidInputError("values", f"must be an n×m array, got shape {y.shape}")
@@ -22,6 +29,13 @@ def hypervolume(values: np.ndarray, reference: np.ndarray) -> float:
     """Volume dominated by `values` and bounded below by `reference` (maximisation).
 
     Exact: a sweep for two objectives; for more, recursion on the last objective (slicing).
+
+    Args:
+        values: `n x m` objective values; rows not above `reference` in every objective add nothing.
+        reference: The `m`-dim reference point.
+
+    Returns:
+        The dominated hypervolume (a scalar; 0 when no row dominates `reference`).
     """
     y = np.asarray(values, dtype=float)
     ref = np.asarray(reference, dtype=float)

@@ -3,7 +3,7 @@
 φ(x | x_j) = min{ L‖x − x_j‖ / (|μ(x_j) − M| + σ(x_j)), 1 }: a cone that is 0 at x_j and reaches 1
 at the radius r_j = (|μ(x_j) − M| + σ(x_j)) / L. Each factor is clipped at 1 before the product,
 so a far point cannot cancel the exclusion zone of a near one (the product-then-clip of the
-reference code is a bug, bo-notes §1.1). We use the exact min, as the appendix writes it: φ is 1
+reference code is a bug, docs/design.md §6.1). We use the exact min, as the appendix writes it: φ is 1
 beyond the radius, not 0.994. Distances are in whatever coordinates the caller passes (GP-LP: the
 unit box divided by the kernel's lengthscales); L must be the gradient bound in those coordinates,
 and L, μ and σ share the objective's scale.
@@ -21,17 +21,36 @@ from torch import Tensor
 
 MIN_RADIUS = 1e-6
 MIN_DISTANCE = 1e-12
-FALLBACK_LIPSCHITZ = 10.0  # when the mean is flat (bo-notes §1.3)
+FALLBACK_LIPSCHITZ = 10.0  # when the mean is flat (docs/design.md §6.3)
 
 
 def penalty_radii(mu: Tensor, sigma: Tensor, best: float, lipschitz: float) -> Tensor:
-    """r_j = (|μ(x_j) − M| + σ(x_j)) / L, floored so a radius is never zero (appendix D)."""
+    """r_j = (|μ(x_j) − M| + σ(x_j)) / L, floored so a radius is never zero (appendix D).
+
+    Args:
+        mu: `J`-dim posterior means at the centres x_j.
+        sigma: `J`-dim posterior standard deviations at the centres.
+        best: The incumbent M (a scalar).
+        lipschitz: The Lipschitz constant L of the mean, in the penalty's metric (a scalar).
+
+    Returns:
+        A `J`-dim tensor of radii r_j, each at least 1e-6.
+    """
     radii: Tensor = ((mu - best).abs() + sigma).div(lipschitz).clamp_min(MIN_RADIUS)
     return radii
 
 
 def log_hard_penalty(x: Tensor, centers: Tensor, radii: Tensor) -> Tensor:
-    """Σ_j log min{‖x − x_j‖ / r_j, 1} for x of shape (..., d); 0 where nothing penalises."""
+    """Σ_j log min{‖x − x_j‖ / r_j, 1} for x of shape (..., d); 0 where nothing penalises.
+
+    Args:
+        x: `batch_shape x d` points.
+        centers: `J x d` penalised centres x_j (`J` may be 0).
+        radii: `J`-dim radii r_j.
+
+    Returns:
+        A `batch_shape`-dim tensor of log penalties (at most 0).
+    """
     if centers.numel() == 0:
         return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
     distance = (x.unsqueeze(-2) - centers).norm(dim=-1).clamp_min(MIN_DISTANCE)
@@ -40,7 +59,16 @@ def log_hard_penalty(x: Tensor, centers: Tensor, radii: Tensor) -> Tensor:
 
 
 def hard_penalty(x: Tensor, centers: Tensor, radii: Tensor) -> Tensor:
-    """Π_j min{‖x − x_j‖ / r_j, 1}, exactly 0 at a centre."""
+    """Π_j min{‖x − x_j‖ / r_j, 1}, exactly 0 at a centre.
+
+    Args:
+        x: `batch_shape x d` points.
+        centers: `J x d` penalised centres x_j (`J` may be 0).
+        radii: `J`-dim radii r_j.
+
+    Returns:
+        A `batch_shape`-dim tensor of penalties in [0, 1].
+    """
     if centers.numel() == 0:
         return torch.ones(x.shape[:-1], dtype=x.dtype, device=x.device)
     distance = (x.unsqueeze(-2) - centers).norm(dim=-1)
@@ -65,10 +93,23 @@ def estimate_lipschitz(
     scale: Tensor | None = None,
 ) -> float:
     """L = max ‖∇μ‖ over Sobol points and the data, refined by L-BFGS-B from the best `starts`
-    (bo-notes §1.3); 10 when the mean is flat.
+    (docs/design.md §6.3); 10 when the mean is flat.
 
     With `scale` s, distances are measured on x / s, so the gradient there is s ⊙ ∇μ and L is its
-    largest norm: the Lipschitz constant in the metric the penalty uses."""
+    largest norm: the Lipschitz constant in the metric the penalty uses.
+
+    Args:
+        mean: The posterior mean μ: maps `n x d` points to an `n`-dim tensor, differentiably.
+        dims: The number of input dimensions `d` (an int).
+        train_x: `N x d` training inputs, also candidates; their dtype and device are used throughout.
+        seed: The seed of the scrambled Sobol points (an int).
+        samples: The number of Sobol points (an int).
+        starts: The number of L-BFGS-B refinements, from the largest gradients (an int; 0 for none).
+        scale: The `d`-dim metric scale s; None for ones.
+
+    Returns:
+        L, the largest gradient norm found (a scalar), or 10 when it is below 1e-7.
+    """
     scale = torch.ones(dims, dtype=train_x.dtype) if scale is None else scale.to(train_x)
     sobol = torch.from_numpy(qmc.Sobol(dims, scramble=True, seed=seed).random(samples)).to(train_x)
     candidates = torch.cat([sobol, train_x])
@@ -96,7 +137,16 @@ def compute_log_hard_penalty_and_gradient(
     x: np.ndarray, centers: np.ndarray, radii: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """`log_hard_penalty` in NumPy for x of shape (n, d), with its gradient: each factor still
-    inside its ball adds (x − x_j) / ‖x − x_j‖², the gradient of log ‖x − x_j‖."""
+    inside its ball adds (x − x_j) / ‖x − x_j‖², the gradient of log ‖x − x_j‖.
+
+    Args:
+        x: `n x d` points.
+        centers: `J x d` penalised centres x_j (`J` may be 0).
+        radii: `J`-dim radii r_j.
+
+    Returns:
+        A pair: the `n`-dim log penalties and their `n x d` gradients with respect to `x`.
+    """
     if centers.size == 0:
         return np.zeros(len(x)), np.zeros_like(x)
     offsets = x[:, None, :] - centers  # n × J × d

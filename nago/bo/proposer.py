@@ -1,10 +1,15 @@
-"""The interface every search strategy implements (DESIGN §3.6).
+"""The one interface every search strategy implements, and the base of those that propose Θ alone.
 
-`ask(n, pending)` proposes n configurations given the configurations still running;
-`tell(theta, value, budget)` records a result; `state()` and `restore(state)` round-trip the
-proposer through JSON so a restarted operator continues the same search and proposes the same next
-batch. Values are maximised. Proposals are valid Θ and never repeat an observed, pending or
+`Proposer` is the protocol the search engine calls (docs/design.md §2.4): `ask(n, pending)` proposes up
+to n `Proposal`s given the configurations still running (each with the epoch budget it should train
+for where the strategy chooses budgets, as BOHB does); `tell(outcome)` records one finished trial
+(accuracy maximised, memory per image minimised, accuracy None when the trial failed); `state()` and
+`restore(state)` round-trip the proposer through JSON so a restarted operator continues the same
+search and proposes the same next batch. Proposals are valid Θ and never repeat an observed, pending or
 already proposed configuration.
+
+`BaseProposer` keeps the observations, the duplicate bookkeeping and the random streams for the
+proposers that choose Θ only (GP-LP, Thompson, MOBO, random, Sobol); they implement `_propose`.
 """
 
 from __future__ import annotations
@@ -12,26 +17,43 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from nago.bo.encoding import SpaceEncoding
 from nago.errors import InvalidInputError
-from nago.spaces import SearchSpace, Theta
+from nago.generator.spaces import SearchSpace, Theta
 
 MAX_DRAWS_PER_POINT = 1000
 
 
 def point_key(snapped: np.ndarray) -> tuple[float, ...]:
-    """Identity of a snapped point: its coordinates to 1e-9."""
+    """Identity of a snapped point: its coordinates to 1e-9.
+
+    Args:
+        snapped: A `d`-dim snapped point in the unit box.
+
+    Returns:
+        A hashable `d`-tuple of the coordinates rounded to 9 decimals.
+    """
     return tuple(round(float(v), 9) for v in snapped)
 
 
 def take_unique(
     encoding: SpaceEncoding, candidates: np.ndarray, taken: set[tuple[float, ...]], limit: int
 ) -> list[np.ndarray]:
-    """Up to `limit` candidates, in order, whose snapped points are not taken; marks them taken."""
+    """Up to `limit` candidates, in order, whose snapped points are not taken; marks them taken.
+
+    Args:
+        encoding: The `SpaceEncoding` that snaps candidates onto the space's grid.
+        candidates: `q x d` candidate points in the unit box, in order of preference.
+        taken: The keys (`point_key`) of points observed, pending or already chosen; updated in place.
+        limit: The most points to return (an int).
+
+    Returns:
+        A list of at most `limit` snapped `d`-dim points, in the candidates' order.
+    """
     chosen: list[np.ndarray] = []
     for x in candidates:
         if len(chosen) == limit:
@@ -47,7 +69,17 @@ def take_unique(
 def space_filling(
     encoding: SpaceEncoding, rng: np.random.Generator, n: int, taken: set[tuple[float, ...]]
 ) -> list[np.ndarray]:
-    """Up to n new points of a scrambled Sobol sequence seeded from `rng` (initial designs, fallbacks)."""
+    """Up to n new points of a scrambled Sobol sequence seeded from `rng` (initial designs, fallbacks).
+
+    Args:
+        encoding: The `SpaceEncoding` of the space; its `dims` is `d`.
+        rng: An `np.random.Generator`; one integer drawn from it seeds the scrambling.
+        n: The number of points wanted (an int).
+        taken: The keys (`point_key`) of points observed, pending or already chosen; updated in place.
+
+    Returns:
+        A list of at most `n` snapped `d`-dim points (fewer only when the grid is exhausted).
+    """
     from scipy.stats import qmc
 
     sobol = qmc.Sobol(encoding.dims, scramble=True, seed=int(rng.integers(2**31)))
@@ -79,21 +111,79 @@ def check_state(state: Mapping[str, Any], kind: str, space: SearchSpace) -> None
 
 
 @dataclass(frozen=True)
-class Observation:
+class Proposal:
+    """One configuration to train: Θ, its epoch budget (None: the search's fixed budget) and BOHB's job id."""
+
     theta: Theta
-    value: float
     budget: float | None = None
+    job: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished trial: Θ, validation accuracy (None when it failed), memory per image in bytes (None when
+    not measured), and the budget and job id it was proposed with."""
+
+    theta: Mapping[str, object]
+    accuracy: float | None
+    memory: float | None = None
+    budget: float | None = None
+    job: int | None = None
+
+
+@runtime_checkable
+class Proposer(Protocol):
+    """What the search engine calls; every strategy implements it (docs/design.md §2.4)."""
+
+    kind: str
+
+    def ask(self, n: int, pending: Sequence[Mapping[str, object]] = ()) -> list[Proposal]:
+        """Up to n new proposals; none repeats an observed, pending or earlier proposed configuration."""
+        ...
+
+    def tell(self, outcome: Outcome) -> None:
+        """Record one finished trial (a failed one too: accuracy None)."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue, as JSON."""
+        ...
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from a saved `state()`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A succeeded configuration: its accuracy (maximised), budget and memory per image."""
+
+    theta: Theta
+    accuracy: float
+    budget: float | None = None
+    memory: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"theta": self.theta, "value": self.value, "budget": self.budget}
+        document: dict[str, Any] = {"theta": self.theta, "accuracy": self.accuracy, "budget": self.budget}
+        if self.memory is not None:
+            document["memory"] = self.memory
+        return document
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Observation:
-        return cls(dict(doc["theta"]), float(doc["value"]), None if doc["budget"] is None else float(doc["budget"]))
+        value = doc["accuracy"] if "accuracy" in doc else doc["value"]  # states saved before one interface
+        budget, memory = doc.get("budget"), doc.get("memory")
+        return cls(
+            dict(doc["theta"]), float(value), None if budget is None else float(budget),
+            None if memory is None else float(memory),
+        )  # fmt: skip
 
 
-class Proposer:
-    """Base class: bookkeeping of observations and duplicates; subclasses implement `_propose`."""
+class BaseProposer:
+    """Observations, duplicates and random streams for proposers of Θ; subclasses implement `_propose`.
+
+    A failed trial teaches these proposers nothing: `tell` drops it (its Θ stays out of later batches
+    while the engine passes it as pending)."""
 
     kind = "base"
 
@@ -105,22 +195,35 @@ class Proposer:
         self.observations: list[Observation] = []
         self.proposed = 0  # proposals made so far; drives the random streams
 
-    def tell(self, theta: Mapping[str, object], value: float, budget: float | None = None) -> None:
-        """Record the result of one configuration (values are maximised)."""
-        if not math.isfinite(value):
-            raise InvalidInputError("value", f"must be finite, got {value!r}")
-        self.observations.append(Observation(self.space.validate_theta(theta), float(value), budget))
+    def tell(self, outcome: Outcome) -> None:
+        """Record the result of one configuration (accuracy maximised); failed trials are dropped."""
+        if outcome.accuracy is None:
+            return
+        if not math.isfinite(outcome.accuracy):
+            raise InvalidInputError("accuracy", f"must be finite, got {outcome.accuracy!r}")
+        self._check_outcome(outcome)
+        self.observations.append(
+            Observation(self.space.validate_theta(outcome.theta), float(outcome.accuracy), outcome.budget,
+                        None if outcome.memory is None else float(outcome.memory))
+        )  # fmt: skip
 
-    def ask(self, n: int, pending: Sequence[Mapping[str, object]] = ()) -> list[Theta]:
+    def _check_outcome(self, outcome: Outcome) -> None:
+        """Further checks a subclass needs (MOBO: the memory)."""
+
+    def ask(self, n: int, pending: Sequence[Mapping[str, object]] = ()) -> list[Proposal]:
         """n new configurations, none equal to an observed, pending or earlier proposed one."""
         if n < 1:
             raise InvalidInputError("n", f"must be at least 1, got {n}")
         taken = {self.encoding.key(o.theta) for o in self.observations}
         taken |= {self.encoding.key(p) for p in pending}
-        busy = [self.encoding.encode(p) for p in pending]
+        busy = [self._encode_busy(p) for p in pending]
         batch = self._propose(n, busy, taken)
         self.proposed += len(batch)
-        return [self.encoding.decode(x) for x in batch]
+        return [Proposal(self.encoding.decode(x)) for x in batch]
+
+    def _encode_busy(self, theta: Mapping[str, object]) -> np.ndarray:
+        """A running configuration as a point of the unit box (where the penalisation centres it)."""
+        return self.encoding.encode(theta)
 
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         raise NotImplementedError
@@ -152,3 +255,8 @@ class Proposer:
         self.seed = state["seed"]
         self.proposed = int(state["proposed"])
         self.observations = [Observation.from_json(o) for o in state["observations"]]
+
+
+def list_thetas(proposals: Sequence[Proposal]) -> list[Theta]:
+    """The configurations of a batch of proposals, in order."""
+    return [proposal.theta for proposal in proposals]

@@ -1,4 +1,4 @@
-"""Thompson sampling: a batch baseline for hard local penalisation (bo-notes §1.6).
+"""Thompson sampling: a batch baseline for hard local penalisation (docs/design.md §6.7).
 
 Each batch point maximises one joint draw of the GP posterior over a shared set of random
 candidates (standard normal draws through the Cholesky factor of the posterior covariance; the

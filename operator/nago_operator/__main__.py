@@ -1,7 +1,7 @@
 """`python -m nago_operator` (the image's entry point; also `nago-operator`): run the GeneratorSearch operator.
 
 Settings come from NAGO_* environment variables (nago_operator.settings); flags override the namespaces and
-the log level. Runs standalone (one replica, Deployment strategy Recreate; k8s-operator-notes §4.7).
+the log level. Runs standalone (one replica, Deployment strategy Recreate; docs/design.md §7.7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The GeneratorSearch CustomResourceDefinition, generated from the pydantic models (DESIGN §3.1, §4).
+"""The GeneratorSearch CustomResourceDefinition, generated from the pydantic models (docs/design.md §2.6, §7.1).
 
 Design notes:
 - The openAPIV3Schema is a structural schema converted from pydantic's JSON schema of `GeneratorSearchSpec`
@@ -28,10 +28,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
-from nago.protocol import ProtocolMode, TrainingProtocol
-from nago.search_spec import API_VERSION, KIND, NAME_PATTERN, GeneratorSearchSpec, ObjectMeta
-from nago.search_status import SearchStatus
-from nago.spaces import ParamKind, SpaceName, get_space
+from nago.generator.spaces import ParamKind, SpaceName, get_space
+from nago.search.spec import API_VERSION, KIND, NAME_PATTERN, GeneratorSearchSpec, ObjectMeta
+from nago.search.status import SearchStatus
+from nago.trial.protocol import ProtocolMode, TrainingProtocol
 
 JSON = dict[str, Any]
 GROUP, VERSION = API_VERSION.split("/")

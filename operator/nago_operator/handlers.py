@@ -1,10 +1,11 @@
 """The kopf handlers: thin. One daemon per GeneratorSearch runs its reconcile in a worker thread every few
-seconds (k8s-operator-notes §4.1: level-triggered, one place that compares desired and actual); one delete
-handler cleans what owner references cannot (Redis keys), within a bounded time (§4.6).
+seconds (docs/design.md §7.2: level-triggered, one place that compares desired and actual); one delete
+handler cleans what owner references cannot (Redis keys), within a bounded time (docs/design.md §7.6).
 
 Handlers return None: kopf would write a return value into the status, which has exactly one writer, the
-reconcile (§4.3). Watches and API calls have timeouts (§4.5); kopf's own progress and diff-base
-annotations are under nago.dev; its handler Events are posted only for warnings (ours say more).
+reconcile (docs/design.md §7.4). Watches and API calls have timeouts (docs/design.md §7.5); kopf's own
+progress and diff-base annotations are under nago.dev; its handler Events are posted only for warnings (ours
+say more).
 """
 
 from __future__ import annotations

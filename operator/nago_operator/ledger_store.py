@@ -1,4 +1,4 @@
-"""The durable ledger on Kubernetes: a ConfigMap owned by the search, gzip-compressed JSON (DESIGN §3.3).
+"""The durable ledger on Kubernetes: a ConfigMap owned by the search, gzip-compressed JSON (docs/design.md §3.1).
 
 Not in the search's status (Katib #1847: an unbounded history in a custom resource hits the request size
 limit) and not in Redis (the transport, which may be lost). The ConfigMap `<search>-ledger` holds
@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import gzip
 
-from nago.ledger import Ledger
+from nago.search.ledger import Ledger
 from nago_operator.kube_client import KubeClient, KubeError
 from nago_operator.trial_jobs import build_owner_reference
 

@@ -1,6 +1,6 @@
 """From what the cluster shows (trial Jobs, their pods, final records from Redis) to engine events. Pure.
 
-Level-triggered (k8s-operator-notes §1.11, §4.10): every reconcile looks at every running trial afresh and
+Level-triggered (docs/design.md §7.2): every reconcile looks at every running trial afresh and
 says what is true now; the engine ignores what it already knows. The running attempt of each trial has
 exactly one Job, named from its trial id and attempt:
 
@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nago.engine import Event, RecordReceived, TrialExited, TrialStarted
 from nago.exit_codes import ExitCode
-from nago.ledger import Ledger, TrialEntry, TrialState
-from nago.records import FinalRecord
+from nago.search.engine import Event, RecordReceived, TrialExited, TrialStarted
+from nago.search.ledger import Ledger, TrialEntry, TrialState
+from nago.trial.records import FinalRecord
 from nago_operator.trial_jobs import CONTAINER, format_job_name
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialState
-from nago.search_status import format_bytes
+from nago.search.ledger import Ledger, SearchPhase, TrialEntry, TrialState
+from nago.search.status import format_bytes
 
 NORMAL, WARNING = "Normal", "Warning"
 

@@ -1,7 +1,7 @@
 """One level-triggered reconcile of one GeneratorSearch: observe, step the engine, store, act, report.
 
 Runs in a worker thread (the proposer may take seconds; the event loop never waits for it), one call at
-a time per search. The order of the writes is what makes a crash at any point harmless (DESIGN §3.3–3.4):
+a time per search. The order of the writes is what makes a crash at any point harmless (docs/design.md §3.4–3.5):
 
 1. observe: the trial Jobs and pods of the search, and final records from its Redis stream;
 2. the engine's step (pure) from the stored ledger and what was observed;
@@ -25,14 +25,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from nago.engine import CancelTrial, LaunchTrial, format_trial_id, reconcile
 from nago.errors import InvalidInputError
-from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialState
-from nago.metrics_stream import MetricsStreamReader
-from nago.records import FinalRecord
-from nago.search_spec import API_VERSION, KIND, GeneratorSearch, list_spec_warnings, parse_search
-from nago.search_status import Condition, build_status, format_timestamp
-from nago.spaces import ParamKind
+from nago.generator.spaces import ParamKind
+from nago.search.engine import CancelTrial, LaunchTrial, format_trial_id, reconcile
+from nago.search.inbox import StreamInbox
+from nago.search.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialState
+from nago.search.spec import API_VERSION, KIND, GeneratorSearch, list_spec_warnings, parse_search
+from nago.search.status import Condition, build_status, format_timestamp
+from nago.trial.metrics_stream import MetricsStreamReader
 from nago_operator import operator_metrics as metrics
 from nago_operator.kube_client import KubeClient, KubeError
 from nago_operator.ledger_store import LedgerStore
@@ -69,7 +69,7 @@ class SearchReconciler:
         self.store = LedgerStore(kube, namespace, name, uid)
         self.scope = format_stream_scope(namespace, name)
         self.ledger: Ledger | None = None
-        self.reader: MetricsStreamReader | None = None
+        self.inbox: StreamInbox | None = None
         self.redis_reachable = True
         self.secret_ready = False
         self.last_status: dict[str, Any] | None = None
@@ -116,17 +116,17 @@ class SearchReconciler:
         self._ensure_metrics_secret()
         if self.ledger is None:
             self.ledger = self.store.load() or Ledger(search=self.name)
-        finals, message_ids = self._collect_records()
+        inbox = self._collect_records()
         selector = {"labelSelector": f"{LABEL_SEARCH}={self.name}"}
         jobs = self.kube.get(self.jobs_path, selector)["items"]
         pods = self.kube.get(f"/api/v1/namespaces/{self.namespace}/pods", selector)["items"]
         now = time.time()
-        observation = observe_cluster(self.ledger, jobs, pods, finals, now)
+        observation = observe_cluster(self.ledger, jobs, pods, inbox.finals if inbox is not None else {}, now)
         stepped = time.monotonic()
         step = reconcile(search.spec, self.ledger, observation.events, now)
         metrics.PROPOSER_SECONDS.observe(time.monotonic() - stepped)
         self.store.save(step.ledger)
-        self._acknowledge(message_ids)
+        self._acknowledge()
         before, self.ledger = self.ledger, step.ledger
         running = {(t.trial_id, t.attempt) for t in step.ledger.trials if t.state is TrialState.RUNNING}
         for trial in observation.missing_jobs:
@@ -190,39 +190,34 @@ class SearchReconciler:
 
     # ---- metrics from Redis ----------------------------------------------------------------------
 
-    def _collect_records(self) -> tuple[dict[tuple[str, int], FinalRecord], list[str]]:
+    def _collect_records(self) -> StreamInbox | None:
+        """Read the search's stream into its inbox; None while Redis cannot be reached (records wait there)."""
         import redis
 
-        finals: dict[tuple[str, int], FinalRecord] = {}
-        message_ids: list[str] = []
         try:
-            if self.reader is None:
-                self.reader = MetricsStreamReader(self.redis, self.scope, consumer="operator",
-                                                  on_bad_record=self._note_bad_record)  # fmt: skip
-            while batch := self.reader.read():
-                for item in batch:
-                    message_ids.append(item.message_id)
-                    if isinstance(item.record, FinalRecord):
-                        finals[(item.record.trial_id, item.record.attempt)] = item.record
-            metrics.REDIS_LAG.labels(self.namespace, self.name).set(self.reader.count_unread() - len(message_ids))
+            if self.inbox is None:
+                self.inbox = StreamInbox(MetricsStreamReader(self.redis, self.scope, consumer="operator",
+                                                             on_bad_record=self._note_bad_record))  # fmt: skip
+            read = self.inbox.collect()
+            metrics.REDIS_LAG.labels(self.namespace, self.name).set(self.inbox.reader.count_unread() - read)
         except redis.RedisError as error:
             if self.redis_reachable:
                 log.warning("search %s/%s: Redis unreachable (%s); records wait there", self.namespace, self.name,
                             error)  # fmt: skip
             self.redis_reachable = False
-            return finals, message_ids
+            return self.inbox
         if not self.redis_reachable:
             log.info("search %s/%s: Redis reachable again", self.namespace, self.name)
         self.redis_reachable = True
-        return finals, message_ids
+        return self.inbox
 
-    def _acknowledge(self, message_ids: list[str]) -> None:
+    def _acknowledge(self) -> None:
         import redis
 
-        if self.reader is None or not message_ids:
+        if self.inbox is None:
             return
         try:
-            self.reader.ack(message_ids)
+            self.inbox.acknowledge()
         except redis.RedisError as error:  # they come back unacknowledged and are applied idempotently
             log.warning("search %s/%s: acknowledging records failed (%s)", self.namespace, self.name, error)
 

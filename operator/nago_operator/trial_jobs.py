@@ -1,4 +1,4 @@
-"""One batch/v1 Job per trial attempt, built from the search's trial template (DESIGN §4).
+"""One batch/v1 Job per trial attempt, built from the search's trial template (docs/design.md §7.8).
 
 The Job name is the trial id plus the attempt (`<search>-0007-a1`), so a restarted operator that creates
 it again gets AlreadyExists, never a second Job. Restart policy Never and backoffLimit 0: the engine
@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nago.ledger import TrialEntry
-from nago.search_spec import GeneratorSearch
-from nago.search_trials import build_trial_spec
+from nago.search.ledger import TrialEntry
+from nago.search.spec import GeneratorSearch
+from nago.search.trials import build_trial_spec
 
 GROUP = "nago.dev"
 VERSION = "v1alpha1"

@@ -17,8 +17,8 @@ from control_plane import ApiClient, ApiError, ControlPlane
 from control_plane.waiting import wait_for
 from crd_install import install_crd
 from nago.errors import InvalidInputError
-from nago.search_spec import BudgetSettings, GeneratorSearchSpec, parse_search
-from nago.search_status import BestTrial, SearchStatus, TrialCounts
+from nago.search.spec import BudgetSettings, GeneratorSearchSpec, parse_search
+from nago.search.status import BestTrial, SearchStatus, TrialCounts
 from nago_operator.crd import build_crd
 
 pytestmark = pytest.mark.cluster

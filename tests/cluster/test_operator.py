@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from control_plane import ApiClient, ControlPlane
-from nago.ledger import TrialPurpose, TrialState
+from nago.search.ledger import TrialPurpose, TrialState
 from operator_harness import (
     OperatorProcess,
     apply_search,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from control_plane import ApiClient
-from nago.ledger import TrialPurpose, TrialState
+from nago.search.ledger import TrialPurpose, TrialState
 from operator_harness import (
     SEARCHES,
     OperatorProcess,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from control_plane import ApiClient
-from nago.ledger import TrialPurpose, TrialState
+from nago.search.ledger import TrialPurpose, TrialState
 from operator_harness import (
     SEARCHES,
     OperatorProcess,

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from helpers import sample_random
-from nago.architecture import InputSpec
-from nago.complexity import measure_complexity
-from nago.memory import measure_memory_per_image
-from nago.network import build_network
+from nago.generator.architecture import InputSpec
+from nago.generator.complexity import measure_complexity
+from nago.training.memory import measure_memory_per_image
+from nago.training.network import build_network
 
 pytestmark = pytest.mark.gpu
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nago.data import FASHION_MNIST_DIR
+from nago.trial.dataset import FASHION_MNIST_DIR
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from gpu_check import CheckSizes, look_up_peak_tflops, run_gpu_check

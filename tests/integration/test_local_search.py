@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from helpers import build_small_search
-from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
-from nago.sinks import metrics_stream_key
+from nago.search.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
+from nago.trial.sinks import metrics_stream_key
 from redis_server import PASSWORD, RedisServer
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from nago.metrics_stream import MAX_RECORD_BYTES, MetricsStreamReader
-from nago.records import FinalRecord, dump_record
-from nago.sinks import metrics_stream_key
+from nago.trial.metrics_stream import MAX_RECORD_BYTES, MetricsStreamReader
+from nago.trial.records import FinalRecord, dump_record
+from nago.trial.sinks import metrics_stream_key
 from redis_server import RedisServer
 
 

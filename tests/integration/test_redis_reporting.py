@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from nago.exit_codes import ExitCode
-from nago.records import EpochRecord, FinalRecord, parse_record
-from nago.sinks import RedisStreamSink, metrics_stream_key
+from nago.trial.records import EpochRecord, FinalRecord, parse_record
+from nago.trial.sinks import RedisStreamSink, metrics_stream_key
 from redis_server import PASSWORD, RedisServer, free_port
 from train_helpers import run_train, train_command, train_env
 

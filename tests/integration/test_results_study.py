@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nago.data import FASHION_MNIST_DIR
+from nago.trial.dataset import FASHION_MNIST_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "bench_results_fashion.py"

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from nago.data import DatasetSpec
 from nago.exit_codes import ExitCode
-from nago.protocol import TrainingProtocol
-from nago.records import EpochRecord, FinalRecord, parse_record
-from nago.sinks import StdoutSink
-from nago.trainer import run_trial
-from nago.trial import TrialSpec
+from nago.training.trainer import run_trial
+from nago.trial.dataset import DatasetSpec
+from nago.trial.protocol import TrainingProtocol
+from nago.trial.records import EpochRecord, FinalRecord, parse_record
+from nago.trial.sinks import StdoutSink
+from nago.trial.spec import TrialSpec
 from train_helpers import SMALL_THETA, run_train, train_command, train_env
 
 
@@ -223,7 +223,7 @@ def test_failure_at_run_time_exits_1_and_still_reports_a_final_record(monkeypatc
     def broken(run: object, reporter: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("nago.trainer._train", broken)
+    monkeypatch.setattr("nago.training.trainer._train", broken)
     spec = TrialSpec(
         theta=SMALL_THETA, seed=0, param_budget=3e4, head_channels=32, device="cpu",
         dataset=DatasetSpec(train_limit=300, validation_fraction=0.1), protocol=TrainingProtocol(epochs=1),
@@ -243,7 +243,7 @@ def test_re_estimating_batch_norm_changes_evaluation_only(monkeypatch: pytest.Mo
         protocol=TrainingProtocol(epochs=3, batch_size=32, learning_rate=0.05),
     )  # fmt: skip
     with_pass = _train_in_process(spec)[1]
-    monkeypatch.setattr("nago.trainer.recompute_batch_norm", lambda run, train: None)
+    monkeypatch.setattr("nago.training.trainer.recompute_batch_norm", lambda run, train: None)
     without_pass = _train_in_process(spec)[1]
     losses = [[r.train_loss for r in run if isinstance(r, EpochRecord)] for run in (with_pass, without_pass)]
     assert len(losses[0]) == 3 and losses[0] == losses[1]

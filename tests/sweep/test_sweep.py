@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from helpers import ALL_SPACES, sample_random
-from nago.architecture import Architecture, InputSpec
-from nago.graphs import DagGraph
-from nago.network import build_network
+from nago.generator.architecture import Architecture, InputSpec
+from nago.generator.graphs import DagGraph
+from nago.training.network import build_network
 
 THETAS_PER_SPACE = 500
 CHUNK = 50
@@ -77,8 +77,8 @@ def test_a_sample_builds_at_224(space_name: str) -> None:
 
 def test_hnag_node_counts_span_the_appendix_range() -> None:
     """Appendix E: HNAG reaches [9, 1000] operation nodes; the corners of the box are the ends."""
-    from nago.sampling import sample_architecture
-    from nago.spaces import get_space
+    from nago.generator.sampling import sample_architecture
+    from nago.generator.spaces import get_space
 
     space = get_space("hnag")
     corner = {"top_k": 2, "top_p": 0.5, "mid_p": 0.5, "bottom_k": 2, "bottom_p": 0.5}

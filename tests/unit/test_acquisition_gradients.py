@@ -11,7 +11,8 @@ from nago.bo.gp_lp import LocalPenalisationProposer
 from nago.bo.gp_posterior import build_posterior, log_expected_improvement
 from nago.bo.log_ei import compute_log_ei_and_gradient, compute_log_h
 from nago.bo.penalisation import compute_log_hard_penalty_and_gradient, log_hard_penalty
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+from nago.bo.proposer import Outcome, list_thetas
+from nago.generator.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
 
 CUBE = SearchSpace(
     SpaceName.HNAG,
@@ -121,8 +122,8 @@ def test_a_batch_is_chosen_with_the_analytic_gradients_on_a_three_dimensional_cu
     rng = np.random.default_rng(6)
     for _ in range(12):
         theta = {f"x{i}": float(rng.random()) for i in range(3)}
-        proposer.tell(theta, -sum((theta[f"x{i}"] - 0.4) ** 2 for i in range(3)))
-    batch = proposer.ask(4)
+        proposer.tell(Outcome(theta, -sum((theta[f"x{i}"] - 0.4) ** 2 for i in range(3))))
+    batch = list_thetas(proposer.ask(4))
     assert len(batch) == 4 and proposer.diagnostics.fallback is None
     assert len({tuple(t.values()) for t in batch}) == 4
     assert len(factorisations) == 1  # one Cholesky per ask serves the torch and the NumPy posterior

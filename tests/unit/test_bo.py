@@ -16,9 +16,10 @@ from nago.bo.baselines import RandomProposer, SobolProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.gp_lp import LocalPenalisationProposer
 from nago.bo.penalisation import estimate_lipschitz, hard_penalty, log_hard_penalty, penalty_radii
-from nago.bo.proposer import Proposer
+from nago.bo.proposer import Outcome, Proposer, list_thetas
+from nago.bo.registry import PROPOSERS, ProposerSettings, build_proposer
 from nago.errors import InvalidInputError
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName, get_space
+from nago.generator.spaces import ParamKind, ParamRange, SearchSpace, SpaceName, get_space
 
 PLANE = SearchSpace(
     SpaceName.HNAG,  # the name only labels states; the two float dimensions are what matter
@@ -38,7 +39,7 @@ def _seeded(proposer: Proposer, count: int, seed: int = 0) -> Proposer:
     rng = np.random.default_rng(seed)
     for _ in range(count):
         theta = {"x": float(rng.random()), "y": float(rng.random())}
-        proposer.tell(theta, smooth(theta))
+        proposer.tell(Outcome(theta, smooth(theta)))
     return proposer
 
 
@@ -56,7 +57,7 @@ def test_hard_penaliser_is_a_cone_clipped_at_one(point: list[float], expected: f
 
 
 def test_each_factor_is_clipped_before_the_product() -> None:
-    """A far centre must not cancel a near one (the product-then-clip bug, bo-notes §1.1)."""
+    """A far centre must not cancel a near one (the product-then-clip bug, docs/design.md §6.1)."""
     centers = _t([[0.0, 0.0], [1.0, 1.0]])
     radii = torch.tensor([0.2, 0.01], dtype=torch.float64)
     x = _t([[0.02, 0.0]])
@@ -101,7 +102,7 @@ def test_lipschitz_bounds_every_finite_difference_slope_of_the_mean(scale: tuple
 def test_batch_points_keep_apart_and_each_is_penalised_by_all_earlier() -> None:
     proposer = _seeded(LocalPenalisationProposer(PLANE, seed=1, min_radius=0.0), 12)  # appendix D's radii
     assert isinstance(proposer, LocalPenalisationProposer)
-    batch = proposer.ask(6)
+    batch = list_thetas(proposer.ask(6))
     diagnostics = proposer.diagnostics
     assert diagnostics.fallback is None and diagnostics.centers_per_point == [0, 1, 2, 3, 4, 5]
     points = np.array([[t["x"], t["y"]] for t in batch]) / np.array(diagnostics.scale)  # the penalty's metric
@@ -114,7 +115,7 @@ def test_batch_points_keep_apart_and_each_is_penalised_by_all_earlier() -> None:
 def test_radii_never_fall_below_the_floor(min_radius: float) -> None:
     proposer = _seeded(LocalPenalisationProposer(PLANE, seed=1, min_radius=min_radius), 12)
     assert isinstance(proposer, LocalPenalisationProposer)
-    batch = proposer.ask(6)
+    batch = list_thetas(proposer.ask(6))
     diagnostics = proposer.diagnostics
     assert len(batch) == len(diagnostics.radii) == 6 and min(diagnostics.radii) >= min_radius
     if min_radius == 0.0:  # the appendix's radii are far smaller on this smooth plane than any floor
@@ -124,9 +125,9 @@ def test_radii_never_fall_below_the_floor(min_radius: float) -> None:
 def test_busy_points_penalise_even_the_first_point_of_an_asynchronous_proposal() -> None:
     proposer = _seeded(LocalPenalisationProposer(PLANE, seed=2), 12)
     assert isinstance(proposer, LocalPenalisationProposer)
-    alone = proposer.ask(1)[0]
+    alone = list_thetas(proposer.ask(1))[0]
     busy = [alone, {"x": 0.3, "y": 0.6}]
-    nxt = proposer.ask(3, pending=busy)
+    nxt = list_thetas(proposer.ask(3, pending=busy))
     assert proposer.diagnostics.centers_per_point == [2, 3, 4]
     first = np.array([nxt[0]["x"], nxt[0]["y"]])
     assert np.linalg.norm(first - np.array([alone["x"], alone["y"]])) > 1e-3
@@ -135,8 +136,8 @@ def test_busy_points_penalise_even_the_first_point_of_an_asynchronous_proposal()
 @pytest.mark.parametrize(("min_radius", "around_best"), [(0.5, 0), (0.1, 50)])
 def test_saved_and_restored_proposer_proposes_the_same_next_batch(min_radius: float, around_best: int) -> None:
     original = _seeded(LocalPenalisationProposer(PLANE, seed=4, min_radius=min_radius, around_best=around_best), 10)
-    for theta in original.ask(3):
-        original.tell(theta, smooth(theta))  # type: ignore[arg-type]
+    for theta in list_thetas(original.ask(3)):
+        original.tell(Outcome(theta, smooth(theta)))  # type: ignore[arg-type]
     state = json.loads(json.dumps(original.state()))
     restored = LocalPenalisationProposer(PLANE, seed=99, min_radius=0.3, around_best=7)
     restored.restore(state)
@@ -152,7 +153,7 @@ def test_raw_samples_around_the_best_lie_near_the_top_observations(around_best: 
     scale = torch.tensor([0.2, 0.05], dtype=torch.float64)
     samples = proposer._around_best(np.random.default_rng(0), train_x, scale).numpy()
     assert samples.shape == (around_best, 2) and np.all((samples >= 0) & (samples <= 1))
-    values = np.array([o.value for o in proposer.observations])
+    values = np.array([o.accuracy for o in proposer.observations])
     top = train_x.numpy()[np.argsort(-values)[:2]]  # 5 % of 40 observations
     offsets = np.abs(samples[:, None, :] - top[None, :, :]) / (0.1 * scale.numpy())  # in standard deviations
     nearest = np.argmin(offsets.max(-1), axis=1)
@@ -165,8 +166,8 @@ def test_raw_samples_around_the_best_lie_near_the_top_observations(around_best: 
 
 
 def test_same_seed_same_proposals() -> None:
-    first = _seeded(LocalPenalisationProposer(PLANE, seed=5), 10).ask(2)
-    second = _seeded(LocalPenalisationProposer(PLANE, seed=5), 10).ask(2)
+    first = list_thetas(_seeded(LocalPenalisationProposer(PLANE, seed=5), 10).ask(2))
+    second = list_thetas(_seeded(LocalPenalisationProposer(PLANE, seed=5), 10).ask(2))
     assert first == second
 
 
@@ -181,7 +182,7 @@ def test_numerical_failure_falls_back_to_space_filling(
 
     monkeypatch.setattr(proposer, "fit_model", broken)
     with caplog.at_level(logging.WARNING, logger="nago.bo"):
-        batch = proposer.ask(4)
+        batch = list_thetas(proposer.ask(4))
     assert len(batch) == 4 and "cholesky" in str(proposer.diagnostics.fallback)
     assert "space-filling" in caplog.text
 
@@ -191,11 +192,11 @@ def test_baselines_never_repeat_and_restore_exactly(make: type[Proposer]) -> Non
     space = get_space("hnag")
     encoding = SpaceEncoding(space)
     proposer = make(space, seed=3)
-    observed = proposer.ask(20)
+    observed = list_thetas(proposer.ask(20))
     for theta in observed:
-        proposer.tell(theta, 0.5)
-    pending = proposer.ask(10)
-    later = proposer.ask(30, pending=pending)
+        proposer.tell(Outcome(theta, 0.5))
+    pending = list_thetas(proposer.ask(10))
+    later = list_thetas(proposer.ask(30, pending=pending))
     keys = [encoding.key(t) for t in observed + pending + later]
     assert len(keys) == len(set(keys)) == 60
     assert all(space.validate_theta(t) == t for t in later)
@@ -211,17 +212,17 @@ def test_small_integer_grid_is_exhausted_without_repeats() -> None:
     theta = tiny.sample_theta(np.random.default_rng(0))
     assert encoding.decode(encoding.encode(theta)) == theta
     proposer = RandomProposer(tiny, seed=0)
-    assert len({encoding.key(t) for t in proposer.ask(5)}) == 5
+    assert len({encoding.key(t) for t in list_thetas(proposer.ask(5))}) == 5
 
 
 def test_bad_tell_and_ask_are_named() -> None:
     proposer = RandomProposer(PLANE, seed=0)
-    with pytest.raises(InvalidInputError, match="value"):
-        proposer.tell({"x": 0.1, "y": 0.2}, float("nan"))
+    with pytest.raises(InvalidInputError, match="accuracy"):
+        proposer.tell(Outcome({"x": 0.1, "y": 0.2}, float("nan")))
     with pytest.raises(InvalidInputError, match=r"theta\.x"):
-        proposer.tell({"x": 2.0, "y": 0.2}, 1.0)
+        proposer.tell(Outcome({"x": 2.0, "y": 0.2}, 1.0))
     with pytest.raises(InvalidInputError, match="n: must be at least 1"):
-        proposer.ask(0)
+        list_thetas(proposer.ask(0))
     with pytest.raises(InvalidInputError, match="proposer_state"):
         SobolProposer(PLANE, 0).restore(proposer.state())
 
@@ -267,7 +268,7 @@ def test_fast_posterior_equals_botorch_and_has_gradients_at_the_data() -> None:
     assert torch.allclose(sigma, posterior.variance.sqrt().squeeze(-1), atol=1e-6)
     from botorch.acquisition.analytic import LogExpectedImprovement
 
-    best = max(o.value for o in proposer.observations)
+    best = max(o.accuracy for o in proposer.observations)
     reference = LogExpectedImprovement(model, best_f=best)(x.unsqueeze(-2))
     assert torch.allclose(log_expected_improvement(mu, sigma, best), reference, atol=1e-6)
     at_data = model.train_inputs[0].clone().requires_grad_(True)
@@ -279,9 +280,30 @@ def test_thompson_sampling_proposes_distinct_valid_points_and_restores() -> None
     from nago.bo.thompson import ThompsonProposer
 
     proposer = _seeded(ThompsonProposer(PLANE, seed=8), 12)
-    batch = proposer.ask(4, pending=[{"x": 0.3, "y": 0.6}])
+    batch = list_thetas(proposer.ask(4, pending=[{"x": 0.3, "y": 0.6}]))
     assert len({(t["x"], t["y"]) for t in batch}) == 4 and all(PLANE.validate_theta(t) == t for t in batch)
     assert proposer.diagnostics.fallback is None  # type: ignore[attr-defined]
     clone = ThompsonProposer(PLANE, seed=0)
     clone.restore(json.loads(json.dumps(proposer.state())))
     assert clone.ask(2) == proposer.ask(2)
+
+
+@pytest.mark.parametrize("kind", sorted(PROPOSERS))
+def test_every_strategy_speaks_the_one_proposer_protocol(kind: str) -> None:
+    """Built by kind, ask/tell/state/restore work the same way for all (the engine never asks which it holds)."""
+    settings = ProposerSettings(seed=3, initial_points=6, budgets=(1, 2, 4), eta=2)
+    proposer = build_proposer(kind, PLANE, settings)
+    assert isinstance(proposer, Proposer)
+    first = proposer.ask(2)
+    assert len(first) == 2 and all(PLANE.validate_theta(p.theta) == p.theta for p in first)
+    assert all((p.budget is None) is (kind != "bohb") for p in first)
+    proposer.tell(Outcome(first[0].theta, 0.7, 2e6, first[0].budget, first[0].job))
+    proposer.tell(Outcome(first[1].theta, None, None, first[1].budget, first[1].job))  # a failed trial
+    clone = build_proposer(kind, PLANE, ProposerSettings(seed=0, budgets=(1, 2, 4)))
+    clone.restore(json.loads(json.dumps(proposer.state())))
+    assert clone.ask(2) == proposer.ask(2)
+
+
+def test_an_unknown_strategy_kind_is_named() -> None:
+    with pytest.raises(InvalidInputError, match=r"strategy\.kind: must be one of bo, thompson"):
+        build_proposer("annealing", PLANE, ProposerSettings(seed=0))

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from nago.bo.bohb import BohbScheduler, Job, Rung, plan_brackets, rank_correlations, spearman
 from nago.errors import InvalidInputError
-from nago.spaces import get_space
+from nago.generator.spaces import get_space
 
 
 def test_eta_2_on_30_60_120_matches_the_appendix() -> None:

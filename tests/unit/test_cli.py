@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+import nago
 from helpers import HNAG_MID
-from nago.architecture import read_architecture
 from nago.cli import main
 from nago.exit_codes import ExitCode
+from nago.generator.architecture import read_architecture
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -112,6 +114,12 @@ def test_theta_file_and_ranges(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_ranges_lists_the_space(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["ranges", "--space", "rnag"], capsys)
     assert code == ExitCode.OK and "9 generator hyperparameters" in out and "stage3_p" in out
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"nago {nago.__version__}"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", nago.__version__)
 
 
 def test_help_explains_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nago.cli import main
-from nago.data import FASHION_MNIST_DIR
+from nago.trial.dataset import FASHION_MNIST_DIR
 
 SMALL = ["--param-budget", "30000", "--head-channels", "32"]
 FASHION = ["--dataset", "fashion-mnist", "--train-limit", "200"]

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from pydantic import BaseModel, TypeAdapter
 
-from nago.data import DatasetSpec
-from nago.protocol import ProtocolMode, TrainingProtocol
-from nago.search_spec import GeneratorSearchSpec
-from nago.search_status import SearchStatus
+from nago.search.spec import GeneratorSearchSpec
+from nago.search.status import SearchStatus
+from nago.trial.dataset import DatasetSpec
+from nago.trial.protocol import ProtocolMode, TrainingProtocol
 from nago_operator.crd import build_crd, diff_crd, main, render_crd
 
 ROOT = Path(__file__).resolve().parents[2]

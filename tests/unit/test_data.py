@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from nago.data import DatasetKind, DatasetSpec, load_dataset
 from nago.errors import InvalidInputError
+from nago.training.data import load_dataset
+from nago.trial.dataset import DatasetKind, DatasetSpec
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nago.data import FASHION_MNIST_DIR
+from nago.trial.dataset import FASHION_MNIST_DIR
 
 MANIFEST = Path(__file__).resolve().parents[2] / "examples" / "datasets" / "datasets-pvc.yaml"
 

@@ -12,7 +12,8 @@ from helpers import ALL_SPACES
 
 SAMPLE = [sys.executable, "-m", "nago.cli", "sample", "--random", "--theta-seed", "21", "--seed", "8"]
 PARAMS = (
-    "from nago.architecture import load_architecture as l; from nago.network import build_network as b; "
+    "from nago.generator.architecture import load_architecture as l; "
+    "from nago.training.network import build_network as b; "
     "import sys; print(sum(p.numel() for p in b(l(sys.stdin.read())).parameters()))"
 )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from nago.ledger import SearchPhase
-from nago.local_runner import Display, Progress
+from nago.search.ledger import SearchPhase
+from nago.search.local_runner import Display, Progress
 
 
 class _Terminal(io.StringIO):

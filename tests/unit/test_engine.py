@@ -1,4 +1,4 @@
-"""The engine as tables: a ledger and events in, actions out (DESIGN §3.2)."""
+"""The engine as tables: a ledger and events in, actions out (docs/design.md §2.5)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nago.engine import (
+from nago.search.engine import (
     CancelTrial,
     Event,
     LaunchTrial,
@@ -19,9 +19,9 @@ from nago.engine import (
     TrialStarted,
     reconcile,
 )
-from nago.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
-from nago.records import FinalRecord
-from nago.search_spec import GeneratorSearchSpec, parse_search
+from nago.search.ledger import Ledger, SearchPhase, TrialPurpose, TrialState
+from nago.search.spec import GeneratorSearchSpec, parse_search
+from nago.trial.records import FinalRecord
 
 
 def _spec(**spec: Any) -> GeneratorSearchSpec:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from nago.graphs import (
+from nago.generator.graphs import (
     DagGraph,
     GraphSamplingError,
     chain_graph,

@@ -12,8 +12,9 @@ import torch
 from nago.bo.bnn import SghmcBnn
 from nago.bo.mobo import MoboProposer
 from nago.bo.pareto import hypervolume, pareto_mask
+from nago.bo.proposer import Outcome, list_thetas
 from nago.errors import InvalidInputError
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+from nago.generator.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
 
 PLANE = SearchSpace(
     SpaceName.HNAG,
@@ -88,7 +89,7 @@ def _told(seed: int, count: int = 12) -> MoboProposer:
     rng = np.random.default_rng(seed)
     for _ in range(count):
         theta = {"x": float(rng.random()), "y": float(rng.random())}
-        proposer.tell(theta, *_accuracy_memory(theta))
+        proposer.tell(Outcome(theta, *_accuracy_memory(theta)))
     return proposer
 
 
@@ -108,12 +109,12 @@ def test_pareto_set_holds_only_non_dominated_points() -> None:
 
 def test_mobo_proposes_new_valid_points_and_restores_exactly() -> None:
     proposer = _told(1)
-    batch = proposer.ask(3, pending=[{"x": 0.9, "y": 0.1}])
+    batch = list_thetas(proposer.ask(3, pending=[{"x": 0.9, "y": 0.1}]))
     keys = {proposer.encoding.key(t) for t in batch}
     assert len(keys) == 3 and all(PLANE.validate_theta(t) == t for t in batch)
     assert keys.isdisjoint({proposer.encoding.key(o.theta) for o in proposer.observations})
     for theta in batch:
-        proposer.tell(theta, *_accuracy_memory(theta))  # type: ignore[arg-type]
+        proposer.tell(Outcome(theta, *_accuracy_memory(theta)))  # type: ignore[arg-type]
     clone = MoboProposer(PLANE, seed=0)
     clone.restore(json.loads(json.dumps(proposer.state())))
     assert clone.ask(2) == proposer.ask(2)
@@ -122,9 +123,9 @@ def test_mobo_proposes_new_valid_points_and_restores_exactly() -> None:
 def test_bad_results_are_named() -> None:
     proposer = MoboProposer(PLANE, seed=0)
     with pytest.raises(InvalidInputError, match="memory"):
-        proposer.tell({"x": 0.1, "y": 0.1}, 0.5, 0.0)
+        proposer.tell(Outcome({"x": 0.1, "y": 0.1}, 0.5, 0.0))
     with pytest.raises(InvalidInputError, match="accuracy"):
-        proposer.tell({"x": 0.1, "y": 0.1}, float("inf"), 1.0)
+        proposer.tell(Outcome({"x": 0.1, "y": 0.1}, float("inf"), 1.0))
 
 
 @pytest.mark.parametrize(

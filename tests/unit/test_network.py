@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from helpers import ALL_SPACES, sample_random
-from nago.architecture import Architecture, InputSpec, load_architecture
-from nago.complexity import BYTES_PER_VALUE, count_params, measure_complexity
 from nago.errors import InvalidInputError
-from nago.network import Dropout, build_network
-from nago.sampling import sample_architecture
-from nago.spaces import get_space
+from nago.generator.architecture import Architecture, InputSpec, load_architecture
+from nago.generator.complexity import BYTES_PER_VALUE, count_params, measure_complexity
+from nago.generator.sampling import sample_architecture
+from nago.generator.spaces import get_space
+from nago.training.network import Dropout, build_network
 
 SPECS = [InputSpec(channels=1, size=28), InputSpec(channels=3, size=32), InputSpec(channels=3, size=224)]
 LAYER_TYPES = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.AvgPool2d, nn.AdaptiveAvgPool2d, Dropout, nn.Linear)
@@ -66,7 +66,7 @@ def test_default_budget_is_met_within_ten_percent(space_name: str) -> None:
 
 
 def test_randwire_corner_of_hnag_builds_with_a_widened_range() -> None:
-    """N_t = 3, N_m = 1, bottom WS(32, 4, 0.75): RandWire's shape inside HNAG (nago-spec §3.5)."""
+    """N_t = 3, N_m = 1, bottom WS(32, 4, 0.75): RandWire's shape inside HNAG (docs/design.md §5.10)."""
     theta = {
         "top_nodes": 3,
         "top_k": 2,

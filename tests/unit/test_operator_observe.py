@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from nago.engine import RecordReceived, TrialExited, TrialStarted
 from nago.exit_codes import ExitCode
-from nago.ledger import Ledger, TrialEntry, TrialState
-from nago.records import FinalRecord
+from nago.search.engine import RecordReceived, TrialExited, TrialStarted
+from nago.search.ledger import Ledger, TrialEntry, TrialState
+from nago.trial.records import FinalRecord
 from nago_operator.observe import observe_cluster
 
 NOW = 100.0

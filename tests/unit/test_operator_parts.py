@@ -13,9 +13,9 @@ import yaml
 
 from nago.errors import InvalidInputError
 from nago.exit_codes import ExitCode
-from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialResult, TrialState
-from nago.search_spec import parse_search
-from nago.trial import TrialSpec
+from nago.search.ledger import Ledger, SearchPhase, TrialEntry, TrialResult, TrialState
+from nago.search.spec import parse_search
+from nago.trial.spec import TrialSpec
 from nago_operator.ledger_store import MAX_CONFIGMAP_BYTES, LedgerTooLargeError, decode_ledger, encode_ledger
 from nago_operator.search_events import describe_changes
 from nago_operator.settings import read_settings

@@ -1,4 +1,4 @@
-"""The process kubelet's container environment and command line (tests/control_plane/environment.py)."""
+"""The process kubelet's container environment and command line (tests/support/control_plane/environment.py)."""
 
 from __future__ import annotations
 

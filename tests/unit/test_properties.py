@@ -17,16 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import sample_random
-from nago.architecture import Architecture, load_architecture
 from nago.cli import main
-from nago.complexity import measure_complexity
-from nago.engine import RecordReceived, reconcile
 from nago.errors import InvalidInputError
-from nago.ledger import Ledger
-from nago.records import FinalRecord
+from nago.generator.architecture import Architecture, load_architecture
+from nago.generator.complexity import measure_complexity
 from nago.safe_yaml import load_yaml_documents
-from nago.search_spec import GeneratorSearch, load_search, parse_search
-from nago.state_folder import read_ledger
+from nago.search.engine import RecordReceived, reconcile
+from nago.search.ledger import Ledger
+from nago.search.spec import GeneratorSearch, load_search, parse_search
+from nago.search.state_folder import read_ledger
+from nago.trial.records import FinalRecord
 
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -19,9 +19,9 @@ import torch
 from helpers import sample_random
 from nago.bo.gp_lp import LocalPenalisationProposer, draw_from_priors
 from nago.bo.mobo import MoboProposer
-from nago.bo.proposer import Proposer
-from nago.network import build_network
-from nago.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+from nago.bo.proposer import Outcome, Proposer, list_thetas
+from nago.generator.spaces import ParamKind, ParamRange, SearchSpace, SpaceName
+from nago.training.network import build_network
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = [ROOT / "nago", ROOT / "operator" / "nago_operator"]
@@ -46,7 +46,7 @@ def _gp_lp(seed: int) -> Proposer:
     rng = np.random.default_rng(seed)
     for _ in range(10):
         theta = {name: float(rng.random()) for name in ("x", "y", "z")}
-        proposer.tell(theta, _value(theta))
+        proposer.tell(Outcome(theta, _value(theta)))
     return proposer
 
 
@@ -55,7 +55,7 @@ def _mobo(seed: int) -> Proposer:
     rng = np.random.default_rng(seed)
     for _ in range(10):
         theta = {name: float(rng.random()) for name in ("x", "y", "z")}
-        proposer.tell(theta, _value(theta), 1e6 * math.exp(theta["x"] + theta["z"]))
+        proposer.tell(Outcome(theta, _value(theta), 1e6 * math.exp(theta["x"] + theta["z"])))
     return proposer
 
 
@@ -83,7 +83,7 @@ def test_proposers_asked_in_parallel_threads_propose_what_each_proposes_alone(ki
     for seed in seeds:
         torch.manual_seed(100 + seed)
         torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
-        alone[seed] = MAKERS[kind](seed).ask(3)
+        alone[seed] = list_thetas(MAKERS[kind](seed).ask(3))
         assert torch.equal(torch.get_rng_state(), torch_state)
         assert np.array_equal(np.random.get_state()[1], numpy_state)
     stop = threading.Event()
@@ -99,7 +99,7 @@ def test_proposers_asked_in_parallel_threads_propose_what_each_proposes_alone(ki
     disturber.start()
     try:
         with ThreadPoolExecutor(len(seeds)) as pool:
-            together = dict(zip(seeds, pool.map(lambda s: MAKERS[kind](s).ask(3), seeds), strict=True))
+            together = dict(zip(seeds, pool.map(lambda s: list_thetas(MAKERS[kind](s).ask(3)), seeds), strict=True))
     finally:
         stop.set()
         disturber.join()

@@ -1,4 +1,4 @@
-"""The hand-wired ResNet-style reference network (nago.reference) and the identity operation it uses."""
+"""The hand-wired ResNet-style reference network (nago.generator.reference) and the identity operation it uses."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import torch
 from test_network import _hooked_counts
 from torch import nn
 
-from nago.architecture import InputSpec, OpKind, channels_for, load_architecture
-from nago.complexity import BYTES_PER_VALUE, measure_complexity
 from nago.errors import InvalidInputError
-from nago.network import build_network
-from nago.reference import build_resnet_architecture
+from nago.generator.architecture import InputSpec, OpKind, channels_for, load_architecture
+from nago.generator.complexity import BYTES_PER_VALUE, measure_complexity
+from nago.generator.reference import build_resnet_architecture
+from nago.training.network import build_network
 
 FASHION = InputSpec(channels=1, size=28, num_classes=10)
 

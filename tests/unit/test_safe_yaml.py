@@ -9,7 +9,7 @@ import pytest
 from nago.cli import main
 from nago.errors import InvalidInputError
 from nago.safe_yaml import MAX_DOCUMENT_BYTES, load_yaml_documents, read_text_file
-from nago.search_spec import load_search
+from nago.search.spec import load_search
 
 # 110 aliases, 10 to a level: 10^12 values once expanded
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(

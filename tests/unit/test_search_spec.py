@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from nago.errors import InvalidInputError
-from nago.protocol import ProtocolMode, Regularisation
-from nago.search_spec import BatchMode, StrategyKind, list_learning_rate_warnings, load_search, parse_search
-from nago.spaces import SpaceName
+from nago.generator.spaces import SpaceName
+from nago.search.spec import BatchMode, StrategyKind, list_learning_rate_warnings, load_search, parse_search
+from nago.trial.protocol import ProtocolMode, Regularisation
 
 
 def _manifest(**spec: Any) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from nago.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
-from nago.search_spec import GeneratorSearchSpec
-from nago.search_status import MAX_PARETO_POINTS, build_status, format_bytes
+from nago.search.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
+from nago.search.spec import GeneratorSearchSpec
+from nago.search.status import MAX_PARETO_POINTS, build_status, format_bytes
 
 MOBO = GeneratorSearchSpec.model_validate({"objectives": ["accuracy", "memory"], "strategy": {"kind": "mobo"}})
 

@@ -8,7 +8,7 @@ import pytest
 
 from nago.cli import main
 from nago.errors import InvalidInputError
-from nago.space_size import (
+from nago.generator.space_size import (
     compute_darts_space_size,
     compute_hnag_space_size,
     count_dag_bound,

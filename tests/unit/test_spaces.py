@@ -9,7 +9,7 @@ import pytest
 
 from helpers import ALL_SPACES, HNAG_MID
 from nago.errors import InvalidInputError
-from nago.spaces import ParamKind, get_space
+from nago.generator.spaces import ParamKind, get_space
 
 
 @pytest.mark.parametrize(("space", "dims"), [("hnag", 8), ("rnag", 9), ("hnag-augv1", 15), ("hnag-augv2", 14)])

@@ -1,10 +1,10 @@
-"""Stage assignment by equal thirds (nago-spec §2.1) and by θS (appendix H.2)."""
+"""Stage assignment by equal thirds (docs/design.md §5.5) and by θS (appendix H.2)."""
 
 from __future__ import annotations
 
 import pytest
 
-from nago.sampling import EQUAL_THIRDS, assign_stages
+from nago.generator.sampling import EQUAL_THIRDS, assign_stages
 
 THIRDS_CASES = [
     (3, (0, 1, 2)),

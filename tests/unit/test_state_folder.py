@@ -13,9 +13,9 @@ import yaml
 
 from nago.cli import main
 from nago.errors import InvalidInputError
-from nago.ledger import Ledger
-from nago.search_spec import GeneratorSearch, parse_search
-from nago.state_folder import LOCK_FILE, check_against_folder, claim_state_folder
+from nago.search.ledger import Ledger
+from nago.search.spec import GeneratorSearch, parse_search
+from nago.search.state_folder import LOCK_FILE, check_against_folder, claim_state_folder
 
 
 def _manifest(**changes: Any) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def test_a_second_claim_is_refused_naming_the_holder(tmp_path: Path) -> None:
 
 def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
     """A kill -9 of the holder never leaves a stale lock: the kernel drops flock locks with the process."""
-    code = f"from nago.state_folder import claim_state_folder; lock = claim_state_folder(__import__('pathlib').Path({str(tmp_path)!r})); print('held', flush=True); __import__('time').sleep(60)"  # noqa: E501
+    code = f"from nago.search.state_folder import claim_state_folder; lock = claim_state_folder(__import__('pathlib').Path({str(tmp_path)!r})); print('held', flush=True); __import__('time').sleep(60)"  # noqa: E501
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"

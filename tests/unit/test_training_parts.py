@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nago.augment import crop_padding_for, cutout, random_crop, random_flip
-from nago.protocol import ProtocolMode, Regularisation, TrainingProtocol, scale_learning_rate, warn_learning_rate
-from nago.records import EpochRecord, RecordParseError, dump_record, parse_record
+from nago.training.augment import crop_padding_for, cutout, random_crop, random_flip
+from nago.trial.protocol import ProtocolMode, Regularisation, TrainingProtocol, scale_learning_rate, warn_learning_rate
+from nago.trial.records import EpochRecord, RecordParseError, dump_record, parse_record
 
 
 @pytest.mark.parametrize(("batch", "lr"), [(96, 0.025), (512, 0.1), (304, 0.0625), (32, 0.025 - 0.075 * 64 / 416)])

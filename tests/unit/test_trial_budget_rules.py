@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from nago.compilation import CompileChoice, decide_compile, estimate_compile_seconds
-from nago.trainer import TrainingDivergedError, check_convergence
+from nago.training.compilation import decide_compile, estimate_compile_seconds
+from nago.training.trainer import TrainingDivergedError, check_convergence
+from nago.trial.protocol import CompileChoice
 
 
 @pytest.mark.parametrize(
