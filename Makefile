@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nago-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo lint test test-fast test-gpu gpu-check test-cluster control-plane cluster bench golden clean quickstart crd
+.PHONY: setup demo images lint test test-fast test-gpu gpu-check test-cluster control-plane cluster bench golden clean quickstart crd
 
 setup: $(STAMP)
 
@@ -72,6 +72,12 @@ ifdef GPU_CARRY
 else
 	$(GPU_PYTHON) bench/gpu_check.py $(if $(GPU_CHECK_OUT),--out $(GPU_CHECK_OUT))
 endif
+
+## Both images built here from Debian's archive and PyPI (a debootstrap base stands in for python:slim), each
+## rebuilt only when its inputs change, then run: the trainer trains one epoch as its non-root user on a
+## read-only root, the operator imports everything it loads. See docs/trainer.md, "Images".
+images: setup
+	bash scripts/build-images.sh
 
 bench: setup
 	$(BIN)/python bench/bench_sample_build.py

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# What `make images` needs from Debian's archive: podman and buildah (with runc, not crun: crun refuses these
+# machines' hybrid cgroups), debootstrap for a base image made without a registry, and podman's helpers.
+# Installs only what is missing; needs root (or sudo) the first time.
+set -euo pipefail
+wanted=(podman buildah runc debootstrap uidmap fuse-overlayfs slirp4netns catatonit containernetworking-plugins)
+missing=()
+for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing container tools: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
