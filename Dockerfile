@@ -9,14 +9,16 @@
 #   PIP_NO_CACHE_DIR  1 (default): pip keeps no cache in the image (hence the DL3042 ignores); a builder
 #                that mounts a cache at /root/.cache/pip passes 0 (a build-time mount, never a layer)
 ARG BASE=python:3.11.10-slim-bookworm
-FROM ${BASE} AS build
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+FROM ${BASE} AS build
 ARG PIP_NO_CACHE_DIR=1
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+ARG TORCH_INDEX
 # hadolint ignore=DL3042
 RUN pip install --index-url "${TORCH_INDEX}" "torch>=2.4,<3"
+# Up to here the two images build the same steps: given the same index, they share the torch layer.
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY nago ./nago
