@@ -28,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ from nago.trial.records import FinalRecord, split_records
 ARMS = ("nago", "random-hnag", "rnag", "resnet")
 STUDY_FILE = "study.json"
 USAGE_FILE = "usage.json"
+RUNS_FILE = "runs.jsonl"
+# Tracked in the repository: the study outlasts any one machine, so its state is committed as it goes.
+DEFAULT_STATE_DIR = Path(__file__).resolve().parent / "results" / "results-fashion"
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "fashion-mnist-quickstart.yaml"
 QUICKSTART_RANGES = {  # the quickstart's HNAG ranges, read from its manifest
     name: (int(low), int(high)) for name, (low, high) in load_search(QUICKSTART).spec.space.ranges.items()
@@ -124,9 +128,9 @@ class Unit:
         path = self.folder / USAGE_FILE
         return float(json.loads(path.read_text())["cpu_seconds"]) if path.exists() else 0.0
 
-    def add_cpu_seconds(self, seconds: float) -> None:
+    def write_cpu_seconds(self, seconds: float) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(self.folder / USAGE_FILE, json.dumps({"cpu_seconds": self.cpu_seconds() + seconds}))
+        write_text_atomically(self.folder / USAGE_FILE, json.dumps({"cpu_seconds": seconds}))
 
 
 def nago_command(*args: str) -> list[str]:
@@ -254,11 +258,46 @@ def run_and_measure(command: list[str], unit: Unit, env: dict[str, str]) -> int:
     return wait_all([(command, unit)], env, parallelism=1)[unit.label]
 
 
-def wait_all(jobs: Sequence[tuple[list[str], Unit]], env: dict[str, str], parallelism: int) -> dict[str, int]:
-    """Run the jobs, `parallelism` at a time; each one's CPU seconds (os.wait4, whole tree) go to its unit."""
+def read_tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of the live process tree under `root`, including the children each member has reaped.
+
+    Linux /proc: utime + stime + cutime + cstime of every live descendant (and `root`); a process's reaped
+    children are in its own cutime/cstime, so a tree whose members wait for their children is counted whole.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited while we looked
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; field 3 of proc(5) is fields[0]
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    members, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in members]
+        members.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(pid, 0) for pid in members) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_all(
+    jobs: Sequence[tuple[list[str], Unit]], env: dict[str, str], parallelism: int, sample_seconds: float = 30.0
+) -> dict[str, int]:
+    """Run the jobs, `parallelism` at a time; each one's CPU seconds (whole process tree) go to its unit.
+
+    A unit's usage.json is its CPU seconds so far: what earlier runs measured plus this run's, sampled from
+    /proc every `sample_seconds` while it runs and taken from os.wait4 when it exits, so a run that is killed
+    loses at most one sampling interval.
+    """
     pending = list(jobs)
-    running: dict[int, tuple[subprocess.Popen[bytes], Unit]] = {}
+    running: dict[int, tuple[subprocess.Popen[bytes], Unit, float]] = {}
     codes: dict[str, int] = {}
+    last_sample = time.monotonic()
     try:
         while pending or running:
             while pending and len(running) < parallelism:
@@ -269,18 +308,25 @@ def wait_all(jobs: Sequence[tuple[list[str], Unit]], env: dict[str, str], parall
                         command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                         preexec_fn=die_with_parent,
                     )  # fmt: skip
-                running[process.pid] = (process, unit)
+                running[process.pid] = (process, unit, unit.cpu_seconds())
                 print(f"started {unit.label}", file=sys.stderr, flush=True)
-            pid, status, usage = os.wait4(-1, 0)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+            if pid == 0:
+                time.sleep(0.5)
+                if time.monotonic() - last_sample >= sample_seconds:
+                    last_sample = time.monotonic()
+                    for running_pid, (_, unit, before) in running.items():
+                        unit.write_cpu_seconds(before + read_tree_cpu_seconds(running_pid))
+                continue
             if pid not in running:
                 continue
-            process, unit = running.pop(pid)
+            process, unit, before = running.pop(pid)
             process.returncode = code = os.waitstatus_to_exitcode(status)
-            unit.add_cpu_seconds(usage.ru_utime + usage.ru_stime)
+            unit.write_cpu_seconds(before + usage.ru_utime + usage.ru_stime)
             codes[unit.label] = code
             print(f"finished {unit.label} (exit {code})", file=sys.stderr, flush=True)
     finally:
-        for process, _ in running.values():
+        for process, _, _ in running.values():
             process.kill()
     return codes
 
@@ -290,9 +336,25 @@ def child_env(config: StudyConfig) -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
 
+def read_code_commit() -> str:
+    """The commit of the code this run uses (with '+changes' when its tree differs), or 'unknown'."""
+    here = Path(__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=False)
+    if head.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", "nago", "bench"],
+        cwd=here.parent, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def run_study(study: Study, max_units: int | None) -> list[str]:
     """Run what is left (at most `max_units` final trainings this time); returns the units that failed."""
     study.open()
+    with (study.state_dir / RUNS_FILE).open("a") as runs:  # which code each part of the study ran on
+        runs.write(json.dumps({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "commit": read_code_commit()}) + "\n")  # fmt: skip
     env = child_env(study.config)
     if study.best_theta() is None:
         manifest = study.state_dir / "nago" / "manifest.yaml"
@@ -315,6 +377,11 @@ def run_study(study: Study, max_units: int | None) -> list[str]:
     for unit in todo:
         study.ensure_architecture(unit, env)
     codes = wait_all([(train_command(study.config, unit), unit) for unit in todo], env, study.config.parallelism)
+    for unit in study.final_units():
+        if unit.final_record() is not None:
+            # A finished network's checkpoint is never read again; dropping it keeps the folder small enough
+            # to carry between machines (docs/results.md, "Running it").
+            (unit.folder / "checkpoint.pt").unlink(missing_ok=True)
     return [label for label, code in codes.items() if code != 0]
 
 
@@ -351,7 +418,7 @@ def format_table(study: Study) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", type=Path, default=Path("out/results-fashion"))
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--config", choices=sorted(CONFIGS), default="full", help="full: the study; tiny: a test")
     parser.add_argument("--max-units", type=int, default=None, help="train at most this many networks this time")
     parser.add_argument("--table-only", action="store_true", help="print the table of what is done; run nothing")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,12 @@ from nago.trial.dataset import FASHION_MNIST_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "bench_results_fashion.py"
+sys.path.insert(0, str(SCRIPT.parent))
+from bench_results_fashion import read_tree_cpu_seconds  # noqa: E402
+
 ARMS = ("nago", "random-hnag", "rnag", "resnet")
 
-pytestmark = pytest.mark.skipif(
+needs_fashion_mnist = pytest.mark.skipif(
     not FASHION_MNIST_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
 )
 
@@ -34,6 +39,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[1:]}
 
 
+@needs_fashion_mnist
 def test_study_stops_part_way_and_continues_where_it_stopped(tmp_path: Path) -> None:
     state = tmp_path / "study"
     first = run_study(state, "--max-units", "2")
@@ -71,11 +77,13 @@ def test_study_stops_part_way_and_continues_where_it_stopped(tmp_path: Path) -> 
     assert json.loads((state / "resnet" / "net-0" / "architecture.json").read_text())["theta"] == {}
     assert json.loads((state / "rnag" / "net-0" / "architecture.json").read_text())["space"] == "rnag"
     assert (state / "table.md").read_text() == second.stdout
+    assert not list(state.glob("*/net-*/checkpoint.pt")), "finished networks keep no checkpoint"
 
     unchanged = run_study(state, "--table-only")
     assert unchanged.returncode == 0 and unchanged.stdout == second.stdout
 
 
+@needs_fashion_mnist
 def test_a_state_folder_of_another_study_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "study"
     state.mkdir()
@@ -84,3 +92,28 @@ def test_a_state_folder_of_another_study_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--state-dir" in result.stderr and "other settings" in result.stderr
     assert not (state / "nago").exists()
+
+
+def test_cpu_of_a_running_tree_counts_its_grandchildren(tmp_path: Path) -> None:
+    """A study killed mid-training keeps the CPU its units had used: the sampler sees the whole live tree."""
+    done = tmp_path / "busy-done"
+    busy = textwrap.dedent(f"""
+        import pathlib, time
+        while time.process_time() < 0.6:
+            pass
+        pathlib.Path({str(done)!r}).touch()
+        time.sleep(60)
+    """)
+    # sh -> python: the busy process is a grandchild of the one the study starts, as trials are under nago search
+    tree = subprocess.Popen(["sh", "-c", f'"{sys.executable}" -c "$0" & wait', busy])
+    try:
+        deadline = time.monotonic() + 120
+        while not done.exists():
+            assert time.monotonic() < deadline and tree.poll() is None, "the busy grandchild never finished"
+            time.sleep(0.1)
+        assert read_tree_cpu_seconds(tree.pid) >= 0.5  # /proc counts in clock ticks, sampled by the kernel
+        assert read_tree_cpu_seconds(2**22 + 7) == 0.0  # no such process: nothing counted
+    finally:
+        subprocess.run(["pkill", "-P", str(tree.pid)], check=False)
+        tree.kill()
+        tree.wait()
