@@ -25,6 +25,7 @@ LABEL_TRIAL = "nago.dev/trial"
 LABEL_ATTEMPT = "nago.dev/attempt"
 LABEL_PURPOSE = "nago.dev/purpose"
 CONTAINER = "trainer"
+SCRATCH_VOLUME = "nago-tmp"
 SECRET_URL_KEY = "url"
 SECRET_PASSWORD_KEY = "password"
 
@@ -66,6 +67,11 @@ def build_trial_job(search: GeneratorSearch, uid: str, trial: TrialEntry, job_tt
         {"name": "NAGO_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_URL_KEY}}},
         {"name": "NAGO_REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": SECRET_PASSWORD_KEY}}},
     ]
+    # The root filesystem is read-only; the trainer writes only to /tmp (PyTorch's compile cache), an emptyDir
+    # unless the template mounts something there itself.
+    has_tmp = any(mount.get("mountPath") == "/tmp" for mount in template.volume_mounts)
+    scratch_mount = [] if has_tmp else [{"name": SCRATCH_VOLUME, "mountPath": "/tmp"}]
+    scratch_volume = [] if has_tmp else [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": template.image,
@@ -74,18 +80,19 @@ def build_trial_job(search: GeneratorSearch, uid: str, trial: TrialEntry, job_tt
         "args": ["--trial-json", trial_spec.model_dump_json(by_alias=True, exclude_none=True)],
         "env": env,
         "resources": template.resources,
-        "volumeMounts": template.volume_mounts,
+        "volumeMounts": [*template.volume_mounts, *scratch_mount],
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
             "runAsNonRoot": True,
+            "readOnlyRootFilesystem": True,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [container],
-        "volumes": template.volumes,
+        "volumes": [*template.volumes, *scratch_volume],
         "nodeSelector": template.node_selector,
         "tolerations": template.tolerations,
         "automountServiceAccountToken": False,

@@ -58,6 +58,12 @@ def test_the_job_carries_the_trial_the_template_and_the_metrics_secret() -> None
     [container] = pod["containers"]
     assert container["image"] == "registry/trainer:1" and container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True  # /tmp is the trainer's only scratch
+    assert pod["volumes"][1] == {"name": "nago-tmp", "emptyDir": {}}
+    assert container["volumeMounts"] == [
+        {"name": "data", "mountPath": "/data"},
+        {"name": "nago-tmp", "mountPath": "/tmp"},
+    ]
     argument = json.loads(container["args"][container["args"].index("--trial-json") + 1])
     assert argument["trialId"] == "s-0003"  # camelCase, as in manifests
     trial = TrialSpec.model_validate(argument)
@@ -156,3 +162,14 @@ def test_the_operator_refuses_to_start_without_redis_settings() -> None:
     run = subprocess.run([sys.executable, "-m", "nago_operator"], env=environment, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert run.returncode == ExitCode.BAD_INPUT and "NAGO_REDIS_URL" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_template_that_mounts_its_own_tmp_gets_no_second_one() -> None:
+    search = _search(
+        volumes=[{"name": "scratch", "emptyDir": {"medium": "Memory"}}],
+        volumeMounts=[{"name": "scratch", "mountPath": "/tmp"}],
+    )
+    job = build_trial_job(search, "uid-1", _trial(attempt=0), job_ttl_seconds=60)  # type: ignore[arg-type]
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "scratch", "emptyDir": {"medium": "Memory"}}]
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "scratch", "mountPath": "/tmp"}]
