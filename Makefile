@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nago-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo images lint test test-fast test-gpu gpu-check test-cluster control-plane cluster bench golden clean quickstart crd
+.PHONY: setup demo images lint test test-fast test-node test-gpu gpu-check test-cluster control-plane cluster cluster-node bench golden clean quickstart crd
 
 setup: $(STAMP)
 
@@ -35,15 +35,24 @@ lint: setup
 	$(BIN)/ruff check nago operator tests bench
 	$(BIN)/ruff format --check nago operator tests bench
 	$(BIN)/mypy
-	$(BIN)/hadolint Dockerfile trainer_image/Dockerfile
+	$(BIN)/hadolint Dockerfile trainer_image/Dockerfile tools/node/redis.Dockerfile tools/node/pause.Dockerfile
 
 ## Everything CI runs: lint, types, and every test tier (GPU tests skip without CUDA; the cluster tier needs
-## the control-plane binaries, built here once per machine).
-test: lint control-plane
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+## the control-plane binaries, the real-node tier also the images, both built here once per machine and cached).
+## The real-node tier runs after the others, in one process (one node per machine: xdist's groups do not work
+## with this pytest), and fails, not skips, if the node cannot start.
+## The binaries' compile and the images' build run side by side (the image build waits on the network and disk).
+test: lint
+	$(MAKE) -j2 control-plane images
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --ignore=tests/node
+	NAGO_REQUIRE_REAL_NODE=1 $(BIN)/pytest tests/node
 
 test-fast: setup
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not cluster"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not cluster and not node"
+
+## The real-node tier alone (tests/node): kubelet, containerd and kube-proxy with the images built here.
+test-node: setup control-plane images
+	NAGO_REQUIRE_REAL_NODE=1 $(BIN)/pytest tests/node
 
 test-cluster: setup control-plane
 	$(BIN)/pytest tests/cluster
@@ -54,8 +63,12 @@ control-plane:
 	nice -n 10 bash tools/control-plane/build.sh
 
 ## The test control plane in the foreground, for kubectl by hand: prints a kubeconfig path; Ctrl-C stops it.
+## `make cluster-node`: the same with the real node (containers of the images built here) instead.
 cluster: setup control-plane
 	PYTHONPATH=tests/support $(BIN)/python -m control_plane
+
+cluster-node: setup control-plane images
+	PYTHONPATH=tests/support $(BIN)/python -m control_plane --real-node
 
 test-gpu: setup
 	$(BIN)/pytest -m gpu -rs

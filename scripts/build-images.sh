@@ -10,6 +10,8 @@
 #    PyPI (PyTorch's CPU index is not reachable here) and this machine's pip cache mounted for the build only.
 #    Each is tagged by a hash of its inputs (the Dockerfile, the base, pyproject.toml, README.md, nago/,
 #    operator/) and built only when no image has that tag; `:dev` names the latest.
+#    Then two images only the real node of the cluster tier uses: Redis from Debian's redis-server (the chart's
+#    bundled Redis) and the pod sandbox (Debian's static catatonit), both tagged by their Dockerfiles.
 # 3. Checks (no network): the trainer's `--help`, a sample and a one-epoch training of a small network on 300
 #    Fashion-MNIST images mounted read-only, as the image's user 10001 on a read-only root filesystem, its final
 #    record read back; the operator's `--help` and an import of everything it loads, as its user.
@@ -73,27 +75,40 @@ fi
 pip_cache=$("$PYTHON" -m pip cache dir 2>/dev/null || echo "$HOME/.cache/pip")
 mkdir -p "$pip_cache"
 
-build() {  # name dockerfile
-    local name=$1 dockerfile=$2 tag
+build() {  # name dockerfile context [inputs...]: inputs (default: the Python package's) decide the tag
+    local name=$1 dockerfile=$2 context=$3 tag
+    shift 3
+    local inputs=("$@")
+    [ ${#inputs[@]} -gt 0 ] || inputs=(.dockerignore pyproject.toml README.md nago operator)
     tag="localhost/nago-$name:$(
         cd "$ROOT"
-        { echo "$base_tag"; git ls-files -co --exclude-standard -z -- "$dockerfile" .dockerignore pyproject.toml \
-            README.md nago operator | grep -zv __pycache__ | sort -z | xargs -0 sha256sum; } | hash_of
+        { echo "$base_tag"; git ls-files -co --exclude-standard -z -- "$dockerfile" "${inputs[@]}" \
+            | grep -zv __pycache__ | sort -z | xargs -0 sha256sum; } | hash_of
     )"
     if ! podman image exists "$tag"; then
         echo "building $tag"
         local started=$SECONDS
         podman build --quiet --build-arg "BASE=$base_tag" --build-arg TORCH_INDEX=https://pypi.org/simple \
             --build-arg PIP_NO_CACHE_DIR=0 --volume "$pip_cache:/root/.cache/pip" \
-            -f "$ROOT/$dockerfile" -t "$tag" "$ROOT" > /dev/null
+            -f "$ROOT/$dockerfile" -t "$tag" "$context" > /dev/null
         echo "built $tag in $((SECONDS - started)) s"
     fi
     podman tag "$tag" "localhost/nago-$name:dev"
+    # Earlier builds of this image (other input hashes) are 6 GB each: drop their tags; their layers go with them
+    # unless the current image shares them.
+    podman images --format '{{.Repository}}:{{.Tag}}' "localhost/nago-$name" \
+        | grep -vxF -e "$tag" -e "localhost/nago-$name:dev" | xargs -r podman rmi > /dev/null || true
     echo "$name: $tag ($(podman image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1 / 1e9}'))"
 }
 
-build trainer trainer_image/Dockerfile
-build operator Dockerfile
+build trainer trainer_image/Dockerfile "$ROOT"
+build operator Dockerfile "$ROOT"
+# For the real node of the cluster tier only (tests/node): Redis from Debian's archive and the pod sandbox.
+build redis tools/node/redis.Dockerfile "$ROOT/tools/node" tools/node/redis.Dockerfile
+pause_context=$(mktemp -d "$CACHE/pause.XXXXXX")
+cp /usr/bin/catatonit "$pause_context/"
+build pause tools/node/pause.Dockerfile "$pause_context" tools/node/pause.Dockerfile
+rm -rf "$pause_context"
 
 [ "${NAGO_IMAGES_SKIP_CHECKS:-0}" = 1 ] && exit 0
 

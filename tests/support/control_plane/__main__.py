@@ -16,6 +16,10 @@ from control_plane.cluster import start_control_plane
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m control_plane", description=__doc__)
     parser.add_argument("--log-dir", type=Path, help="keep the process logs here (default: inside the state folder)")
+    parser.add_argument(
+        "--real-node", action="store_true",
+        help="a real node (kubelet, containerd, kube-proxy; root and `make images`) instead of the process kubelet",
+    )  # fmt: skip
     options = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -24,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    plane = start_control_plane(log_directory=options.log_dir)
+    plane = start_control_plane(log_directory=options.log_dir, real_node=options.real_node)
     try:
         print(f"control plane {plane.binaries.kubernetes_version} ready at {plane.server}")
         print(f"kubeconfig: {plane.kubeconfig}")

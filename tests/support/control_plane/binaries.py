@@ -22,9 +22,13 @@ class Binaries:
     kubectl: Path
     etcd: Path
     helm: Path
+    kubelet: Path
+    kube_proxy: Path
+    kube_scheduler: Path
 
     def missing(self) -> list[Path]:
         paths = [self.kube_apiserver, self.kube_controller_manager, self.kubectl, self.etcd, self.helm]
+        paths += [self.kubelet, self.kube_proxy, self.kube_scheduler]
         return [path for path in paths if not os.access(path, os.X_OK)]
 
 
@@ -59,6 +63,9 @@ def find_binaries() -> Binaries:
         kubectl=kubernetes / "kubectl",
         etcd=root / f"etcd-{versions['ETCD_VERSION']}" / "bin" / "etcd",
         helm=root / f"helm-{versions['HELM_VERSION']}" / "bin" / "helm",
+        kubelet=kubernetes / "kubelet",
+        kube_proxy=kubernetes / "kube-proxy",
+        kube_scheduler=kubernetes / "kube-scheduler",
     )
 
 

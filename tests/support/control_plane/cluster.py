@@ -1,5 +1,6 @@
 """Start and stop a whole control plane: etcd, kube-apiserver (client certificates, RBAC, service-account
-keys), kube-controller-manager (the controllers Jobs and cascading deletes need) and the process kubelet.
+keys), kube-controller-manager (the controllers Jobs and cascading deletes need) and either the process
+kubelet (pods as local processes) or a real node (kube-scheduler, kubelet, containerd, kube-proxy: `node.py`).
 
 Every process runs in its own session, is stopped by its own PID (SIGTERM, then SIGKILL) in reverse order,
 and logs to `log_directory`; the state directory (PKI, etcd data, kubeconfigs) is removed on stop.
@@ -23,7 +24,8 @@ from control_plane.api import ApiClient, ApiError
 from control_plane.binaries import Binaries, require_binaries
 from control_plane.kubeconfig import write_kubeconfig
 from control_plane.kubelet import ProcessKubelet
-from control_plane.pki import Pki, generate_pki
+from control_plane.node import RealNode
+from control_plane.pki import NODE_GATEWAY, Pki, generate_pki
 from control_plane.processes import ManagedProcess, pick_free_ports, read_tail, start_process
 
 START_TIMEOUT_SECONDS = 120.0
@@ -39,6 +41,16 @@ CONTROLLERS = [
     "deployment-controller",
     "replicaset-controller",
     "statefulset-controller",
+]
+# What a real node's pods also need: Services' endpoints for kube-proxy, volumes bound to claims, node taints.
+REAL_NODE_CONTROLLERS = [
+    "endpointslice-controller",
+    "endpointslice-mirroring-controller",
+    "persistentvolume-binder-controller",
+    "persistentvolume-protection-controller",
+    "persistentvolumeclaim-protection-controller",
+    "node-lifecycle-controller",
+    "pod-garbage-collector-controller",
 ]
 
 
@@ -57,6 +69,7 @@ class ControlPlane:
     kubeconfig: Path
     processes: list[ManagedProcess] = field(default_factory=list)
     kubelet: ProcessKubelet | None = None
+    node: RealNode | None = None
     _owns_state_directory: bool = True
 
     def admin_client(self) -> ApiClient:
@@ -113,6 +126,11 @@ class ControlPlane:
         """Stop the kubelet (and its pods), then every process in reverse start order; remove the state."""
         if self.kubelet is not None:
             self.kubelet.stop()
+        if self.node is not None:
+            for process in self.processes:  # no controller or scheduler recreates the pods the node deletes
+                if process.name in ("kube-controller-manager", "kube-scheduler"):
+                    process.stop()
+            self.node.stop()  # needs the API server: it deletes the pods and lets the kubelet tear them down
         for process in reversed(self.processes):
             process.stop()
         if self._owns_state_directory:
@@ -149,25 +167,35 @@ def _etcd_command(binaries: Binaries, data_directory: Path, client_port: int, pe
     ]  # fmt: skip
 
 
-def _apiserver_command(binaries: Binaries, pki: Pki, state: Path, etcd_url: str, port: int) -> list[str]:
+def _apiserver_command(
+    binaries: Binaries, pki: Pki, state: Path, etcd_url: str, port: int, real_node: bool
+) -> list[str]:
+    if real_node:  # reachable from pods on the node's bridge, as the `kubernetes` Service's endpoint
+        network = ["--bind-address=0.0.0.0", f"--advertise-address={NODE_GATEWAY}", "--endpoint-reconciler-type=lease",
+                   "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+                   # to the kubelet (logs, exec) as an administrator; the kubelet authorizes every such request
+                   f"--kubelet-client-certificate={pki.admin.certificate}", f"--kubelet-client-key={pki.admin.key}",
+                   "--kubelet-preferred-address-types=InternalIP"]  # fmt: skip
+    else:
+        network = ["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+                   "--authorization-mode=RBAC"]  # fmt: skip
     return [
-        str(binaries.kube_apiserver), f"--etcd-servers={etcd_url}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
+        str(binaries.kube_apiserver), f"--etcd-servers={etcd_url}", *network, f"--secure-port={port}",
         f"--cert-dir={state / 'apiserver'}",
         f"--tls-cert-file={pki.apiserver.certificate}", f"--tls-private-key-file={pki.apiserver.key}",
-        f"--client-ca-file={pki.ca.certificate}", "--authorization-mode=RBAC",
+        f"--client-ca-file={pki.ca.certificate}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki.service_account_public_key}",
         f"--service-account-signing-key-file={pki.service_account_key}",
-        "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true", "--endpoint-reconciler-type=none",
-        "--v=1",
+        "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true", "--v=1",
     ]  # fmt: skip
 
 
-def _controller_manager_command(binaries: Binaries, pki: Pki, kubeconfig: Path) -> list[str]:
+def _controller_manager_command(binaries: Binaries, pki: Pki, kubeconfig: Path, real_node: bool) -> list[str]:
+    controllers = CONTROLLERS + (REAL_NODE_CONTROLLERS if real_node else [])
     return [
         str(binaries.kube_controller_manager), f"--kubeconfig={kubeconfig}",
-        f"--controllers={','.join(CONTROLLERS)}", "--use-service-account-credentials=true",
+        f"--controllers={','.join(controllers)}", "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.service_account_key}", f"--root-ca-file={pki.ca.certificate}",
         "--leader-elect=false", "--secure-port=0", "--kube-api-qps=100", "--kube-api-burst=200", "--v=1",
     ]  # fmt: skip
@@ -178,8 +206,10 @@ def start_control_plane(
     log_directory: Path | None = None,
     image_entrypoints: Mapping[str, list[str]] | None = None,
     timeout: float = START_TIMEOUT_SECONDS,
+    real_node: bool = False,
 ) -> ControlPlane:
-    """Start etcd, kube-apiserver, kube-controller-manager and the process kubelet; return once all are ready.
+    """Start etcd, kube-apiserver, kube-controller-manager and the process kubelet (or, with `real_node`,
+    kube-scheduler and a real node); return once all are ready.
 
     On failure everything started so far is stopped and the error carries the tail of each log.
     """
@@ -194,7 +224,7 @@ def start_control_plane(
     kubeconfig = write_kubeconfig(state / "admin.kubeconfig", server, pki.ca.certificate, "nago-admin", pki.admin)
     plane = ControlPlane(binaries, state, logs, pki, server, api_port, kubeconfig, _owns_state_directory=owns_state)
     try:
-        _start_processes(plane, etcd_client_port, etcd_peer_port, timeout, image_entrypoints or {})
+        _start_processes(plane, etcd_client_port, etcd_peer_port, timeout, image_entrypoints or {}, real_node)
     except BaseException as error:
         tails = "\n".join(f"--- {name}.log ---\n{tail}" for name, tail in plane.read_logs(40).items())
         plane.stop()
@@ -210,6 +240,7 @@ def _start_processes(
     etcd_peer_port: int,
     timeout: float,
     entrypoints: Mapping[str, list[str]],
+    real_node: bool,
 ) -> None:
     binaries, pki, state, logs = plane.binaries, plane.pki, plane.state_directory, plane.log_directory
     etcd_url = f"http://127.0.0.1:{etcd_client_port}"
@@ -219,7 +250,7 @@ def _start_processes(
     plane.processes.append(etcd)
     _wait_until("etcd /health", lambda: _etcd_is_healthy(etcd_url), plane.processes, timeout)
 
-    apiserver_command = _apiserver_command(binaries, pki, state, etcd_url, plane.api_port)
+    apiserver_command = _apiserver_command(binaries, pki, state, etcd_url, plane.api_port, real_node)
     plane.processes.append(start_process("kube-apiserver", apiserver_command, logs / "kube-apiserver.log"))
     client = plane.admin_client()
     _wait_until("kube-apiserver /readyz", lambda: client.send_raw("GET", "/readyz") == b"ok", plane.processes, timeout)
@@ -228,7 +259,7 @@ def _start_processes(
         state / "controller-manager.kubeconfig", plane.server, pki.ca.certificate,
         "system:kube-controller-manager", pki.controller_manager,
     )  # fmt: skip
-    manager_command = _controller_manager_command(binaries, pki, manager_kubeconfig)
+    manager_command = _controller_manager_command(binaries, pki, manager_kubeconfig, real_node)
     plane.processes.append(
         start_process("kube-controller-manager", manager_command, logs / "kube-controller-manager.log")
     )
@@ -236,6 +267,16 @@ def _start_processes(
     default_account = "/api/v1/namespaces/default/serviceaccounts/default"
     _wait_until("the default ServiceAccount", lambda: client.exists(default_account), plane.processes, timeout)
 
+    if real_node:
+        scheduler_kubeconfig = write_kubeconfig(
+            state / "scheduler.kubeconfig", plane.server, pki.ca.certificate, "system:kube-scheduler", pki.scheduler
+        )
+        scheduler_command = [str(binaries.kube_scheduler), f"--kubeconfig={scheduler_kubeconfig}",
+                             "--leader-elect=false", "--secure-port=0", "--v=1"]  # fmt: skip
+        plane.processes.append(start_process("kube-scheduler", scheduler_command, logs / "kube-scheduler.log"))
+        plane.node = RealNode(binaries, pki, plane.server, client, state / "node", logs)
+        plane.node.start()
+        return
     plane.kubelet = ProcessKubelet(
         client=ApiClient(plane.server, str(pki.ca.certificate), pki.kubelet),
         directory=logs / "kubelet",  # pod logs and working folders stay with the logs

@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+NODE_NAME = "nago-node"  # the real node (node.py)
+NODE_GATEWAY = "10.244.0.1"  # its pod bridge's address on the host, where the API server is advertised
 _CURVE = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "7"]
 
 
@@ -26,6 +28,9 @@ class Pki:
     admin: KeyPair
     controller_manager: KeyPair
     kubelet: KeyPair
+    node: KeyPair
+    kube_proxy: KeyPair
+    scheduler: KeyPair
     service_account_key: Path
     service_account_public_key: Path
 
@@ -52,7 +57,10 @@ def generate_pki(directory: Path) -> Pki:
         "req", "-x509", *_CURVE, "-subj", "/CN=nago-test-ca", "-keyout", str(ca.key), "-out", str(ca.certificate),
         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     )  # fmt: skip
-    names = "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.0.0.1"
+    names = (
+        "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,"
+        f"IP:127.0.0.1,IP:10.0.0.1,IP:{NODE_GATEWAY}"
+    )
     server = ["extendedKeyUsage=serverAuth", f"subjectAltName={names}"]
     client = ["extendedKeyUsage=clientAuth"]
     service_account_key = directory / "service-account.key"
@@ -66,6 +74,10 @@ def generate_pki(directory: Path) -> Pki:
         controller_manager=_issue(directory, "controller-manager", "/CN=system:kube-controller-manager", ca, client),
         # The process kubelet also binds pods (a scheduler's job), so it acts as an administrator.
         kubelet=_issue(directory, "process-kubelet", "/O=system:masters/CN=nago-process-kubelet", ca, client),
+        # The real node's kubelet (the Node authorizer's naming), kube-proxy and kube-scheduler: RBAC's defaults.
+        node=_issue(directory, "node", f"/O=system:nodes/CN=system:node:{NODE_NAME}", ca, client),
+        kube_proxy=_issue(directory, "kube-proxy", "/CN=system:kube-proxy", ca, client),
+        scheduler=_issue(directory, "scheduler", "/CN=system:kube-scheduler", ca, client),
         service_account_key=service_account_key,
         service_account_public_key=service_account_public_key,
     )
