@@ -52,7 +52,10 @@ KERNEL_SETTINGS = (
     "net/netfilter/nf_conntrack_tcp_timeout_established",
     "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
 )
-CONTAINERS_CONF = Path.home() / ".cache" / "nago" / "images" / "containers.conf"  # written by make images
+# podman's settings for these machines, written by `make images` into its cache (NAGO_IMAGE_CACHE)
+CONTAINERS_CONF = (
+    Path(os.environ.get("NAGO_IMAGE_CACHE", Path.home() / ".cache" / "nago" / "images")) / "containers.conf"
+)
 
 
 class NodeError(RuntimeError):
