@@ -155,7 +155,13 @@ def test_a_search_runs_with_every_trial_in_a_trainer_container(
     assert len(jobs) == 3
     trainer_id = read_podman_image_id(TRAINER_IMAGE).removeprefix("sha256:")
     for job in jobs:
-        (pod,) = list_pods(kube, namespace, f"job-name={job['metadata']['name']}")
+        selector = f"job-name={job['metadata']['name']}"
+
+        def exited(selector: str = selector) -> dict[str, Any] | None:  # the search ends on the records;
+            (pod,) = list_pods(kube, namespace, selector)  # the trainer's process exits just after
+            return pod if pod["status"]["phase"] in ("Succeeded", "Failed") else None
+
+        pod = wait_for(f"the pod of {selector} to exit", exited, timeout=120, interval=1)
         assert pod["spec"]["nodeName"] == NODE_NAME and pod["status"]["phase"] == "Succeeded"
         (status,) = pod["status"]["containerStatuses"]
         assert status["imageID"].endswith(trainer_id), status
