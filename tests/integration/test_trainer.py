@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import signal
 import subprocess
 import time
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from nago.exit_codes import ExitCode
+from nago.training.compilation import REQUIRED_SAVING
 from nago.training.trainer import run_trial
 from nago.trial.dataset import DatasetSpec
 from nago.trial.protocol import TrainingProtocol
@@ -61,7 +63,7 @@ LEARNS_THRESHOLD = 0.70  # between the measured 0.74-0.76 and the old protocol's
 QUICK_RANGES = {"top_nodes": (3, 5), "mid_nodes": (1, 2), "bottom_nodes": (3, 5)}  # the quickstart's
 
 
-def test_a_two_epoch_final_protocol_run_learns() -> None:
+def test_a_two_epoch_final_protocol_run_learns(capsys: pytest.CaptureFixture[str]) -> None:
     """The final protocol on a short budget once added cutout 16, drop-path and an auxiliary head to a
     2-epoch run and reached 0.41 test accuracy; scaled to the budget it learns (docs/trainer.md)."""
     torch.set_num_threads(2)
@@ -81,7 +83,22 @@ def test_a_two_epoch_final_protocol_run_learns() -> None:
     # 0.63-0.66. A linear classifier trained the same 2 epochs on these images: validation 0.77-0.79.
     assert final.best_val_accuracy is not None and final.best_val_accuracy > LEARNS_THRESHOLD, epochs
     assert final.test_accuracy is not None and final.test_accuracy > LEARNS_THRESHOLD
-    assert final.compiled is False  # 250 steps never pay back a compilation
+    # 250 steps at the few milliseconds a step takes on a quiet core never pay back a compilation; on a loaded
+    # machine the probed step is slower and the rule may decide otherwise. The record follows the logged decision,
+    # and that decision follows the rule at the speed it measured (nago.training.compilation).
+    logged = re.search(r"compile: (yes|no) \(auto; (\d+) steps left at (\d+) ms, .* expected saving (-?\d+) s\)",
+                       capsys.readouterr().err)  # fmt: skip
+    assert logged is not None
+    decided, steps_left, step_ms, saving = (
+        logged.group(1),
+        int(logged.group(2)),
+        int(logged.group(3)),
+        int(logged.group(4)),
+    )
+    assert final.compiled is (decided == "yes")
+    required = REQUIRED_SAVING * steps_left * step_ms / 1000
+    if abs(saving - required) > 1 + 0.001 * steps_left:  # the log rounds seconds and milliseconds
+        assert decided == ("yes" if saving > required else "no"), logged.group(0)
 
 
 @pytest.mark.parametrize(
