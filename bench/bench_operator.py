@@ -64,7 +64,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "support")]
 from crd_install import install_crd  # noqa: E402
 from nago.search.ledger import Ledger, TrialState  # noqa: E402
 from nago_operator.crd import build_crd  # noqa: E402
-from nago_operator.kube_client import KubeClient, KubeError, read_kubeconfig  # noqa: E402
+from nago_operator.kube_api import KubeApi, KubeError, connect  # noqa: E402
 from operator_harness import build_search  # noqa: E402
 from redis_server import PASSWORD, RedisServer, free_port  # noqa: E402
 
@@ -84,7 +84,7 @@ class Cluster:
     folder: Path
     process: subprocess.Popen[str]
     kubeconfig: Path
-    kube: KubeClient
+    kube: KubeApi
     redis: RedisServer
 
     def stop(self) -> None:
@@ -114,15 +114,15 @@ def start_cluster(folder: Path) -> Cluster:
             break
     else:
         raise RuntimeError(f"the control plane did not start; see {folder / 'control-plane.err'}")
-    kube = KubeClient(read_kubeconfig(kubeconfig))
-    install_crd(kube, build_crd())  # type: ignore[arg-type]  # the tests' ApiClient is a KubeClient
+    kube = connect(kubeconfig)
+    install_crd(kube, build_crd())
     redis = RedisServer(folder / "redis")
     redis.directory.mkdir()
     redis.start()
     return Cluster(folder, process, kubeconfig, kube, redis)
 
 
-def create_namespace(kube: KubeClient, name: str) -> str:
+def create_namespace(kube: KubeApi, name: str) -> str:
     """A namespace with its `default` ServiceAccount (pods need it to be admitted)."""
     kube.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     wait_until(
@@ -148,7 +148,7 @@ def wait_until(what: str, probe: Any, timeout: float = 120.0, interval: float = 
 class Watch:
     """A watch on one collection in a background thread: each event with the wall-clock time it arrived."""
 
-    def __init__(self, kube: KubeClient, path: str) -> None:
+    def __init__(self, kube: KubeApi, path: str) -> None:
         self.events: list[tuple[float, str, JSON]] = []
         version = kube.get(path)["metadata"]["resourceVersion"]
         server = urllib.parse.urlsplit(kube.server)
@@ -178,7 +178,7 @@ class Watch:
 
 
 @contextlib.contextmanager
-def watch_namespace(kube: KubeClient, namespace: str) -> Iterator[dict[str, Watch]]:
+def watch_namespace(kube: KubeApi, namespace: str) -> Iterator[dict[str, Watch]]:
     """Jobs, pods, ConfigMaps and GeneratorSearches of one namespace."""
     paths = {
         "jobs": f"/apis/batch/v1/namespaces/{namespace}/jobs",
@@ -318,7 +318,9 @@ def read_machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def start_operator(cluster: Cluster, namespace: str, reconcile_seconds: float, folder: Path) -> OperatorProcess:
+def start_operator(cluster: Cluster, namespace: str, reconcile_seconds: float, folder: Path,
+                   tree: Path = ROOT) -> OperatorProcess:  # fmt: skip
+    """The operator of the checkout `tree` (its nago and nago_operator first on PYTHONPATH), one namespace."""
     metrics_port = free_port()
     reconcile_log = folder / f"reconciles-{namespace}.jsonl"
     environment = {
@@ -327,6 +329,7 @@ def start_operator(cluster: Cluster, namespace: str, reconcile_seconds: float, f
         "NAGO_RECONCILE_SECONDS": str(reconcile_seconds), "NAGO_WORKERS": str(WORKERS),
         "NAGO_METRICS_PORT": str(metrics_port), "NAGO_HEALTH_PORT": str(free_port()), "NAGO_LOG_LEVEL": "INFO",
         "NAGO_BENCH_RECONCILE_LOG": str(reconcile_log),
+        "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "operator"), os.environ.get("PYTHONPATH", "")]),
     }  # fmt: skip
     log = folder / f"operator-{namespace}.log"
     with log.open("wb") as output:
@@ -409,7 +412,7 @@ def build_bench_search(name: str, trials: int, parallelism: int, command: list[s
     return build_search(name, strategy, trials, budget={"parallelism": parallelism}, trial={"command": command})
 
 
-def wait_for_settled(kube: KubeClient, namespace: str, names: Sequence[str], operator: OperatorProcess,
+def wait_for_settled(kube: KubeApi, namespace: str, names: Sequence[str], operator: OperatorProcess,
                      timeout: float) -> dict[str, str]:  # fmt: skip
     """Poll until every search is Succeeded or Failed; their phases."""
     path = SEARCHES.format(namespace=namespace)
@@ -424,7 +427,7 @@ def wait_for_settled(kube: KubeClient, namespace: str, names: Sequence[str], ope
     return result
 
 
-def delete_searches(kube: KubeClient, namespace: str, names: Sequence[str]) -> None:
+def delete_searches(kube: KubeApi, namespace: str, names: Sequence[str]) -> None:
     """Delete and wait until gone, so the next measurement starts on an idle operator."""
     path = SEARCHES.format(namespace=namespace)
     for name in names:
@@ -527,13 +530,13 @@ def run_local_search(cluster: Cluster, folder: Path, document: JSON, args: argpa
 
 
 def start_warm_operator(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile_seconds: float,
-                        namespace: str, times: Path) -> OperatorProcess:  # fmt: skip
+                        namespace: str, times: Path, tree: Path = ROOT) -> OperatorProcess:  # fmt: skip
     """A fresh operator on a new namespace, warmed up by one search of the single-search shape (so no measured
     search pays for the first imports and connections)."""
     create_namespace(cluster.kube, namespace)
-    operator = start_operator(cluster, namespace, reconcile_seconds, folder)
+    operator = start_operator(cluster, namespace, reconcile_seconds, folder, tree)
     try:
-        command = build_stub_command(args.trial_seconds, reconcile_seconds, times)
+        command = build_stub_command(args.trial_seconds, jitter_of(args, reconcile_seconds), times)
         document = build_bench_search("warm", args.trials, args.parallelism, command, seed=0)
         warm = run_operator_search(cluster, operator, namespace, document, args.parallelism, times)
     except BaseException:
@@ -544,13 +547,20 @@ def start_warm_operator(cluster: Cluster, folder: Path, args: argparse.Namespace
     return operator
 
 
-def run_single(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile_seconds: float, run_id: str) -> None:
+def jitter_of(args: argparse.Namespace, reconcile_seconds: float) -> float:
+    """The stub's extra sleep range: `--jitter`, else the reconcile interval (trials end at any phase of it)."""
+    return float(args.jitter) if args.jitter is not None else reconcile_seconds
+
+
+def run_single(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile_seconds: float, run_id: str,
+               label: str = "new", tree: Path = ROOT) -> None:  # fmt: skip
     """`--repeats` searches on one operator, each followed by the same search on the local runner."""
-    tag = f"{reconcile_seconds:g}".replace(".", "")
+    tag = f"{label}{reconcile_seconds:g}".replace(".", "")
     times = folder / f"trials-r{tag}.jsonl"
-    operator = start_warm_operator(cluster, folder, args, reconcile_seconds, f"bench-r{tag}-{run_id[-6:]}", times)
+    operator = start_warm_operator(cluster, folder, args, reconcile_seconds, f"bench-r{tag}-{run_id[-6:]}", times,
+                                   tree)  # fmt: skip
     namespace = operator.namespace
-    command = build_stub_command(args.trial_seconds, reconcile_seconds, times)
+    command = build_stub_command(args.trial_seconds, jitter_of(args, reconcile_seconds), times)
     try:
         for repeat in range(args.repeats):
             for runtime in ("operator", "local"):
@@ -558,10 +568,13 @@ def run_single(cluster: Cluster, folder: Path, args: argparse.Namespace, reconci
                                               command, seed=repeat)  # fmt: skip
                 if runtime == "operator":
                     figures = run_operator_search(cluster, operator, namespace, document, args.parallelism, times)
-                else:
+                elif args.local:
                     figures = run_local_search(cluster, folder, document, args, reconcile_seconds, times)
+                else:
+                    continue
                 row = {
                     "run": run_id, "part": "single", "runtime": runtime, "reconcile_seconds": reconcile_seconds,
+                    "operator": label,
                     "repeat": repeat, "trials": args.trials, "parallelism": args.parallelism,
                     "trial_seconds": args.trial_seconds, "workers": WORKERS, **figures,
                 }  # fmt: skip
@@ -582,28 +595,37 @@ def describe_single(row: JSON) -> str:
 # ---- many searches at once -------------------------------------------------------------------------------------
 
 
+def run_together(cluster: Cluster, namespace: str, documents: Sequence[JSON], operator: OperatorProcess
+                 ) -> tuple[dict[str, Watch], float, float, dict[str, str]]:  # fmt: skip
+    """Create the searches at once and wait until all settle: (what the watches saw, start, end, phases)."""
+    names = [document["metadata"]["name"] for document in documents]
+    with watch_namespace(cluster.kube, namespace) as watches:
+        started = time.time()
+        for document in documents:
+            cluster.kube.create(SEARCHES.format(namespace=namespace), document)
+        phases = wait_for_settled(cluster.kube, namespace, names, operator, timeout=1800)
+        ended = time.time()
+        time.sleep(0.5)  # events already written arrive
+    return watches, started, ended, phases
+
+
 def run_many(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile_seconds: float, run_id: str,
-             repeat: int) -> None:  # fmt: skip
+             repeat: int, label: str = "new", tree: Path = ROOT) -> None:  # fmt: skip
     """`--many-searches` searches created together on one fresh (warmed-up) operator."""
-    tag = f"{reconcile_seconds:g}".replace(".", "")
+    tag = f"{label}{reconcile_seconds:g}".replace(".", "")
     times = folder / f"trials-many{tag}-{repeat}.jsonl"
     namespace = f"bench-many{tag}-{repeat}-{run_id[-6:]}"
-    operator = start_warm_operator(cluster, folder, args, reconcile_seconds, namespace, times)
+    operator = start_warm_operator(cluster, folder, args, reconcile_seconds, namespace, times, tree)
     try:
         idle_rss = operator.read_status("VmRSS")
         before = read_histogram(operator.scrape(), "nago_reconcile_seconds")
         cpu_before = read_cpu_seconds(operator.process.pid)
         cluster_before, machine_before = read_cluster_cpu(cluster.process.pid), read_machine_busy_seconds()
         names = [f"m{tag}-{i:02d}" for i in range(args.many_searches)]
-        command = build_stub_command(args.many_trial_seconds, reconcile_seconds, times)
-        with watch_namespace(cluster.kube, namespace) as watches:
-            started = time.time()
-            for index, name in enumerate(names):
-                document = build_bench_search(name, args.many_trials, args.many_parallelism, command, seed=index)
-                cluster.kube.create(SEARCHES.format(namespace=namespace), document)
-            phases = wait_for_settled(cluster.kube, namespace, names, operator, timeout=1800)
-            ended = time.time()
-            time.sleep(0.5)
+        command = build_stub_command(args.many_trial_seconds, jitter_of(args, reconcile_seconds), times)
+        documents = [build_bench_search(name, args.many_trials, args.many_parallelism, command, seed=index)
+                     for index, name in enumerate(names)]  # fmt: skip
+        watches, started, ended, phases = run_together(cluster, namespace, documents, operator)
         cpu = read_cpu_seconds(operator.process.pid) - cpu_before
         cluster_after, machine = read_cluster_cpu(cluster.process.pid), read_machine_busy_seconds() - machine_before
         peak_rss = operator.read_status("VmHWM")
@@ -615,17 +637,22 @@ def run_many(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile
         for row in reconciles:
             starts.setdefault(row["search"], []).append(row["start"])
         periods = [b - a for s in starts.values() for a, b in zip(sorted(s), sorted(s)[1:], strict=False)]
-        record_to_ledger, first_jobs = [], []
+        record_to_ledger, first_jobs, per_search_p95 = [], [], []
         for name in names:
             trials = read_trial_times(times, f"{namespace}.{name}")
             done = find_ledger_done(watches, name)
-            record_to_ledger += [done[t] - row["sent"] for t, row in trials.items() if t in done]
+            lags = [done[t] - row["sent"] for t, row in trials.items() if t in done]
+            record_to_ledger += lags
+            if lags:
+                per_search_p95.append(summarise(lags)["p95"])
             launches = sorted(find_job_launches(watches, name).values())
             if len(launches) >= args.many_parallelism:
                 first_jobs.append(launches[args.many_parallelism - 1] - started)
         row = {
             "run": run_id, "part": "many", "repeat": repeat, "reconcile_seconds": reconcile_seconds,
-            "searches": len(names),
+            "operator": label, "searches": len(names),
+            "record_to_ledger_search_p95": per_search_p95,
+            "api_requests_per_trial": len(calls) / max(1, len(names) * args.many_trials),
             "trials": args.many_trials, "parallelism": args.many_parallelism,
             "trial_seconds": args.many_trial_seconds, "workers": WORKERS,
             "succeeded": sum(phase == "Succeeded" for phase in phases.values()), "wall": ended - started,
@@ -657,6 +684,58 @@ def describe_many(row: JSON) -> str:
     )
 
 
+# ---- a model-based search beside light ones ---------------------------------------------------------------------
+
+
+def run_mixed(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile_seconds: float, run_id: str,
+              label: str = "new", tree: Path = ROOT) -> None:  # fmt: skip
+    """`--mixed-random` random searches on one operator, alone and then beside one MOBO search (its asks fit a
+    Bayesian network: seconds of CPU each): the random searches' "trial exit → next Job", without and with."""
+    tag = f"{label}{reconcile_seconds:g}".replace(".", "")
+    times = folder / f"trials-mixed{tag}.jsonl"
+    namespace = f"bench-mixed{tag}-{run_id[-6:]}"
+    operator = start_warm_operator(cluster, folder, args, reconcile_seconds, namespace, times, tree)
+    command = build_stub_command(args.mixed_trial_seconds, jitter_of(args, reconcile_seconds), times)
+    try:
+        for with_mobo in (False, True):
+            names = [f"x{int(with_mobo)}-{i:02d}" for i in range(args.mixed_random)]
+            documents = [build_bench_search(n, args.mixed_trials, 2, command, seed=i) for i, n in enumerate(names)]
+            if with_mobo:
+                strategy = {"kind": "mobo", "seed": 1, "mode": "async", "batchSize": 2, "initialPoints": 2}
+                documents.insert(0, build_search("mobo", strategy, args.mixed_mobo_trials,
+                                                 budget={"parallelism": 2}, trial={"command": command}))  # fmt: skip
+            every = [d["metadata"]["name"] for d in documents]
+            watches, started, ended, phases = run_together(cluster, namespace, documents, operator)
+            gaps: list[float] = []
+            for name in names:
+                trials = read_trial_times(times, f"{namespace}.{name}")
+                gaps += measure_gaps(find_job_launches(watches, name), trials, 2)[0]
+            mobo = [r["seconds"] for r in read_timings(operator, "search", started, ended) if r["search"] == "mobo"]
+            mobo_trials = read_trial_times(times, f"{namespace}.mobo")
+            row = {
+                "run": run_id, "part": "mixed", "operator": label, "reconcile_seconds": reconcile_seconds,
+                "with_mobo": with_mobo, "random_searches": len(names), "trials": args.mixed_trials,
+                "trial_seconds": args.mixed_trial_seconds, "wall": ended - started,
+                "succeeded": sum(phases[n] == "Succeeded" for n in every), "searches": len(every),
+                "random_exit_to_next_launch": gaps, "mobo_reconcile": mobo,
+                "mobo_exit_to_next_launch": measure_gaps(find_job_launches(watches, "mobo"), mobo_trials, 2)[0],
+            }  # fmt: skip
+            append_result(args.out, row)
+            print(f"  {describe_mixed(row)}", flush=True)
+            delete_searches(cluster.kube, namespace, every)
+    finally:
+        operator.stop()
+
+
+def describe_mixed(row: JSON) -> str:
+    gaps, mobo = summarise(row["random_exit_to_next_launch"]), summarise(row["mobo_reconcile"])
+    beside = f" beside MOBO (reconcile p50 {mobo['p50']:.2f} s, max {mobo['max']:.2f} s)" if row["with_mobo"] else ""
+    return (
+        f"[{row['operator']}] {row['succeeded']}/{row['searches']} Succeeded; random searches{beside}: exit→next Job "
+        f"p50 {gaps['p50']:.3f} s p95 {gaps['p95']:.3f} s (n {gaps['n']}), wall {row['wall']:.1f} s"
+    )
+
+
 # ---- summaries -------------------------------------------------------------------------------------------------
 
 
@@ -680,10 +759,10 @@ def format_ratio(numerator: float, denominator: float) -> str:
 def print_summary(rows: Sequence[JSON]) -> None:
     """Per reconcile interval: medians over every trial of every repeat, operator against local runner."""
     single = [row for row in rows if row["part"] == "single"]
-    for seconds in sorted({row["reconcile_seconds"] for row in single}):
+    for label, seconds in sorted({(row.get("operator", "new"), row["reconcile_seconds"]) for row in single}):
         pooled: dict[str, dict[str, list[float]]] = {}
         for row in single:
-            if row["reconcile_seconds"] != seconds:
+            if row["reconcile_seconds"] != seconds or row.get("operator", "new") != label:
                 continue
             pool = pooled.setdefault(row["runtime"], {})
             for key in ("exit_to_next_launch", "exit_to_next_start", "record_to_ledger", "record_to_status",
@@ -693,7 +772,7 @@ def print_summary(rows: Sequence[JSON]) -> None:
                 pool.setdefault("first_batch", []).append(row["first_batch"])
         operator, local = pooled.get("operator", {}), pooled.get("local", {})
         repeats = len(operator.get("first_batch", []))
-        print(f"\nreconcile / poll interval {seconds:g} s, {repeats} repeats "
+        print(f"\n[{label}] reconcile / poll interval {seconds:g} s, {repeats} repeats "
               "(median, p95 over all trials; first batch: median over repeats)")  # fmt: skip
         print(f"{'figure':<34} {'operator':>16} {'local runner':>16} {'ratio':>7}")
         for key, label in (("first_batch", "create → first batch launched"),
@@ -707,12 +786,16 @@ def print_summary(rows: Sequence[JSON]) -> None:
             cells = [f"{s['p50']:.3f} / {s['p95']:.3f}" if s["n"] else "-" for s in (a, b)]
             print(f"{label:<34} {cells[0]:>16} {cells[1]:>16} {format_ratio(a['p50'], b['p50']):>7}")
     for row in rows:
+        if row["part"] == "mixed":
+            print(f"\n{describe_mixed(row)}")
         if row["part"] != "many":
             continue
         reconcile, periods = summarise(row["reconcile"]), summarise(row["reconcile_periods"])
         lag = summarise(row["record_to_ledger"])
+        search_p95 = summarise(row.get("record_to_ledger_search_p95") or [])
         print(
-            f"\n[{row['repeat']}] {row['searches']} searches × {row['trials']} trials (parallelism "
+            f"\n[{row.get('operator', 'new')} {row['repeat']}] {row['searches']} searches × {row['trials']} trials "
+            f"(parallelism "
             f"{row['parallelism']}, trials {row['trial_seconds']:g} s), reconcile {row['reconcile_seconds']:g} s, "
             f"{row['workers']} workers: "
             f"{row['succeeded']}/{row['searches']} Succeeded, wall {row['wall']:.1f} s\n"
@@ -726,7 +809,9 @@ def print_summary(rows: Sequence[JSON]) -> None:
             f"CPU {row['cpu_seconds']:.1f} s; meanwhile control plane {row['cpu_control_plane_seconds']:.0f} s, "
             f"trial processes {row['cpu_trial_processes_seconds']:.0f} s, whole machine busy "
             f"{row['cpu_machine_busy_seconds']:.0f} of {row['cores'] * row['wall']:.0f} CPU-s\n"
-            f"  API requests take {100 * row['api_share']:.0f}% of reconcile time; per reconcile: {format_calls(row)}"
+            f"  API requests take {100 * row['api_share']:.0f}% of reconcile time; per reconcile: {format_calls(row)}\n"
+            f"  API requests per finished trial {row.get('api_requests_per_trial', math.nan):.1f}; per-search "
+            f"record → ledger p95: median {search_p95['p50']:.2f} s, worst {search_p95['max']:.2f} s"
         )
 
 
@@ -734,6 +819,13 @@ def format_calls(row: JSON) -> str:
     """The request kinds by total time: 'GET pods 1.0× 120 ms, ...' (count per reconcile, median)."""
     calls = sorted(row["api_calls"].items(), key=lambda item: -item[1]["per_reconcile"] * item[1]["p50"])
     return ", ".join(f"{kind} {c['per_reconcile']:.2f}× {1000 * c['p50']:.0f} ms" for kind, c in calls)
+
+
+def parse_variant(text: str) -> tuple[str, Path, list[float]]:
+    """`LABEL=TREE[@SECONDS]`: an operator checkout to measure, optionally at its own reconcile interval."""
+    label, _, rest = text.partition("=")
+    tree, _, seconds = rest.partition("@")
+    return label, Path(tree).resolve(), [float(seconds)] if seconds else []
 
 
 def main() -> None:
@@ -749,7 +841,18 @@ def main() -> None:
     parser.add_argument("--many-trial-seconds", type=float, default=5.0)
     parser.add_argument("--many-reconcile-seconds", type=float, nargs="+", default=[0.5, 2.0])
     parser.add_argument("--many-repeats", type=int, default=2, help="each with a fresh operator")
-    parser.add_argument("--parts", nargs="+", choices=["single", "many"], default=["single", "many"])
+    parser.add_argument("--mixed-random", type=int, default=10, help="random searches beside the MOBO search")
+    parser.add_argument("--mixed-trials", type=int, default=6)
+    parser.add_argument("--mixed-mobo-trials", type=int, default=12)
+    parser.add_argument("--mixed-trial-seconds", type=float, default=3.0)
+    parser.add_argument("--jitter", type=float, help="the stub's extra sleep range (default: the reconcile interval)")
+    parser.add_argument("--no-local", dest="local", action="store_false", help="skip the local-runner reference")
+    parser.add_argument(
+        "--operator", action="append", metavar="LABEL=TREE[@SECONDS]",
+        help="measure the operator of this checkout (e.g. old=/work/old@2: a worktree of an earlier commit at its "
+        "own reconcile interval); repeatable; default new=<this checkout>",
+    )  # fmt: skip
+    parser.add_argument("--parts", nargs="+", choices=["single", "many", "mixed"], default=["single", "many"])
     parser.add_argument("--out", type=Path, default=Path("bench/results/operator.jsonl"))
     parser.add_argument("--summarise", type=Path, nargs="+", help="only print the summary of results files")
     args = parser.parse_args()
@@ -763,13 +866,17 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="nago-bench-operator-"))
     cluster = start_cluster(folder)
     try:
-        if "single" in args.parts:
-            for seconds in args.reconcile_seconds:
-                run_single(cluster, folder, args, seconds, run_id)
-        if "many" in args.parts:
-            for repeat in range(args.many_repeats):
-                for seconds in args.many_reconcile_seconds:
-                    run_many(cluster, folder, args, seconds, run_id, repeat)
+        variants = [parse_variant(item) for item in args.operator or [f"new={ROOT}"]]
+        for label, tree, fixed in variants:
+            for seconds in (fixed or args.reconcile_seconds) if "single" in args.parts else []:
+                run_single(cluster, folder, args, seconds, run_id, label, tree)
+        for repeat in range(args.many_repeats if "many" in args.parts else 0):
+            for label, tree, fixed in variants:
+                for seconds in fixed or args.many_reconcile_seconds:
+                    run_many(cluster, folder, args, seconds, run_id, repeat, label, tree)
+        for label, tree, fixed in variants:
+            for seconds in (fixed or args.many_reconcile_seconds) if "mixed" in args.parts else []:
+                run_mixed(cluster, folder, args, seconds, run_id, label, tree)
     except BaseException:
         print(f"logs kept in {folder}", file=sys.stderr)
         raise

@@ -12,7 +12,7 @@ with its reconciles timed. Not a benchmark on its own.
   ledger first shows a trial done (its `on_saved` parameter).
 - `operator`: `python -m nago_operator` with `SearchReconciler.reconcile` wrapped to log each call's start and
   duration to NAGO_BENCH_RECONCILE_LOG (the Prometheus histogram only keeps buckets), and each Kubernetes API
-  request of the reconcile threads (`KubeClient.send_raw`) with its method, resource and duration.
+  request (`KubeApi.send_raw`; each watch opened by `KubeApi.stream_lines`) with its method and resource.
 
     python bench/operator_stubs.py train --sleep 2 --times times.jsonl --trial-json '{"search": ...}'
 """
@@ -116,13 +116,24 @@ def run_local_search(args: argparse.Namespace) -> int:
 
 def run_timed_operator() -> None:
     """The operator, each `SearchReconciler.reconcile` call logged as {search, start, seconds} and each API
-    request as {api: method resource, start, seconds}."""
-    from nago_operator import kube_client, search_reconciler
+    request as {api: method resource, start, seconds}; a watch the operator opens is one request too ("WATCH
+    resource"). Works on the operator of any checkout on PYTHONPATH: the official-client one (`KubeApi`) and
+    the earlier one with its own urllib client (`KubeClient`), so both can be measured in the same run."""
+    import importlib
+
+    from nago_operator import search_reconciler
     from nago_operator.__main__ import main
+
+    client_class: Any
+    try:
+        client_class = importlib.import_module("nago_operator.kube_api").KubeApi
+    except ImportError:  # an operator from before the official client
+        client_class = importlib.import_module("nago_operator.kube_client").KubeClient
 
     path = Path(os.environ["NAGO_BENCH_RECONCILE_LOG"])
     reconcile: Callable[..., None] = search_reconciler.SearchReconciler.reconcile
-    send_raw: Callable[..., bytes] = kube_client.KubeClient.send_raw
+    send_raw: Callable[..., bytes] = client_class.send_raw
+    stream_lines: Callable[..., Any] | None = getattr(client_class, "stream_lines", None)
     lock = threading.Lock()
     handle = path.open("a", buffering=1)
 
@@ -130,10 +141,15 @@ def run_timed_operator() -> None:
         with lock:
             handle.write(json.dumps(row) + "\n")
 
-    def timed_reconcile(self: Any, body: Any) -> None:
+    def name_resource(path: str) -> str:
+        parts = path.strip("/").split("/")
+        at = parts.index("namespaces") + 2 if "namespaces" in parts else len(parts) - 1
+        return parts[min(at, len(parts) - 1)] + ("/status" if parts[-1] == "status" else "")
+
+    def timed_reconcile(self: Any, body: Any, *rest: Any) -> None:
         wall, started = time.time(), time.perf_counter()
         try:
-            reconcile(self, body)
+            reconcile(self, body, *rest)
         finally:
             write({"search": self.name, "start": wall, "seconds": time.perf_counter() - started})
 
@@ -142,13 +158,17 @@ def run_timed_operator() -> None:
         try:
             return send_raw(self, method, path, *args, **options)
         finally:
-            parts = path.strip("/").split("/")
-            at = parts.index("namespaces") + 2 if "namespaces" in parts else len(parts) - 1
-            resource = parts[min(at, len(parts) - 1)] + ("/status" if parts[-1] == "status" else "")
-            write({"api": f"{method} {resource}", "start": wall, "seconds": time.perf_counter() - started})
+            write({"api": f"{method} {name_resource(path)}", "start": wall, "seconds": time.perf_counter() - started})
+
+    def counted_stream_lines(self: Any, path: str, *args: Any, **options: Any) -> Any:
+        write({"api": f"WATCH {name_resource(path)}", "start": time.time(), "seconds": 0.0})
+        assert stream_lines is not None
+        return stream_lines(self, path, *args, **options)
 
     search_reconciler.SearchReconciler.reconcile = timed_reconcile  # type: ignore[method-assign]
-    kube_client.KubeClient.send_raw = timed_send_raw  # type: ignore[method-assign]
+    client_class.send_raw = timed_send_raw
+    if stream_lines is not None:
+        client_class.stream_lines = counted_stream_lines
     main([])
 
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from nago import __version__
 from nago.atomic import check_writable, write_text_atomically
-from nago.errors import InvalidInputError
+from nago.errors import InvalidInputError, SourceUnavailableError
 from nago.exit_codes import ExitCode
 from nago.generator.architecture import Architecture, parse_input_spec, read_architecture
 from nago.generator.sampling import DEFAULT_HEAD_CHANNELS, DEFAULT_PARAM_BUDGET, sample_architecture
@@ -363,13 +363,41 @@ def _run_report(args: argparse.Namespace) -> None:
     from nago.search.report import write_results
     from nago.search.state_folder import read_ledger, read_stored_search
 
-    search = read_stored_search(args.state_dir)
-    if search is None:
+    if (args.state_dir is None) == (args.from_cluster is None):
+        raise InvalidInputError("state_dir", "give a state folder or --from-cluster [NAMESPACE/]NAME (one of them)")
+    if args.from_cluster is not None:
+        search, ledger = _fetch_from_cluster(args.from_cluster, args.kubeconfig)
+        output = args.output or Path(f"results-{search.metadata.namespace}-{search.metadata.name}")
+        print(f"wrote {write_results(search, ledger, output)}")
+        return
+    if args.kubeconfig is not None:
+        raise InvalidInputError("--kubeconfig", "applies only with --from-cluster")
+    stored = read_stored_search(args.state_dir)
+    if stored is None:
         raise InvalidInputError("state_dir", f"{args.state_dir} is not a search's state folder: no search.json")
-    ledger = read_ledger(args.state_dir, search.metadata.name)
-    if ledger is None:
+    stored_ledger = read_ledger(args.state_dir, stored.metadata.name)
+    if stored_ledger is None:
         raise InvalidInputError("state_dir", f"{args.state_dir} is not a search's state folder: no ledger.json")
-    print(f"wrote {write_results(search, ledger, args.output or args.state_dir / 'results')}")
+    print(f"wrote {write_results(stored, stored_ledger, args.output or args.state_dir / 'results')}")
+
+
+def _fetch_from_cluster(reference: str, kubeconfig: Path | None) -> tuple[Any, Any]:
+    """The search and its ledger from a cluster, through the `nago.report_sources` entry point the operator
+    package provides (the library itself imports no Kubernetes code, docs/design.md §2.2)."""
+    from importlib.metadata import entry_points
+
+    sources = [e for e in entry_points(group="nago.report_sources") if e.name == "cluster"]
+    try:
+        fetch = sources[0].load() if sources else None
+    except ImportError as error:
+        fetch, missing = None, error.name
+    else:
+        missing = None
+    if fetch is None:
+        detail = f" ({missing} is missing)" if missing else ""
+        raise InvalidInputError("--from-cluster", f"needs the operator's extra{detail}: pip install 'nago[operator]'")
+    search, ledger = fetch(reference, kubeconfig)
+    return search, ledger
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -487,9 +515,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.set_defaults(run=_run_search)
 
-    report = sub.add_parser("report", help="rebuild a search's results and report from its state folder")
-    report.add_argument("state_dir", type=Path, help="the search's state folder (holds search.json, ledger.json)")
-    report.add_argument("-o", "--output", type=Path, help="results folder (default STATE_DIR/results)")
+    report = sub.add_parser(
+        "report", help="rebuild a search's results and report from its state folder or from the cluster"
+    )
+    report.add_argument(
+        "state_dir", type=Path, nargs="?", help="the search's state folder (holds search.json, ledger.json)"
+    )
+    report.add_argument(
+        "--from-cluster", metavar="[NAMESPACE/]NAME",
+        help="read the GeneratorSearch and its ledger from the cluster of the kubeconfig's current context "
+        "(NAMESPACE/NAME, gs/NAME or NAME: the context's namespace)",
+    )  # fmt: skip
+    report.add_argument("--kubeconfig", type=Path, help="with --from-cluster: this kubeconfig (default $KUBECONFIG)")
+    report.add_argument(
+        "-o", "--output", type=Path,
+        help="results folder (default STATE_DIR/results; from a cluster results-NAMESPACE-NAME)",
+    )  # fmt: skip
     report.set_defaults(run=_run_report)
 
     stats = sub.add_parser(
@@ -522,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInputError as error:
         print(f"nago {args.command}: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    except SourceUnavailableError as error:
+        print(f"nago {args.command}: error: {error}", file=sys.stderr)
+        return ExitCode.RUNTIME_FAILURE
     return ExitCode.OK
 
 

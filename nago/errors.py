@@ -15,3 +15,12 @@ class InvalidInputError(ValueError):
         self.field = show_on_one_line(field)
         self.message = show_on_one_line(message)
         super().__init__(f"{self.field}: {self.message}")
+
+
+class SourceUnavailableError(Exception):
+    """A place the user named (a cluster, a search on it) could not be read: one line saying what is missing or
+    forbidden. Not bad input: the command was right, the source was not there (exit 1)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = show_on_one_line(message)
+        super().__init__(self.message)

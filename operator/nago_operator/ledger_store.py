@@ -14,7 +14,7 @@ import base64
 import gzip
 
 from nago.search.ledger import Ledger
-from nago_operator.kube_client import KubeClient, KubeError
+from nago_operator.kube_api import KubeApi, KubeError
 from nago_operator.trial_jobs import build_owner_reference
 
 LEDGER_KEY = "ledger.json.gz"
@@ -48,7 +48,7 @@ def decode_ledger(encoded: str) -> Ledger:
 class LedgerStore:
     """Reads and writes one search's ledger ConfigMap; skips writes that change nothing."""
 
-    def __init__(self, kube: KubeClient, namespace: str, search: str, uid: str) -> None:
+    def __init__(self, kube: KubeApi, namespace: str, search: str, uid: str) -> None:
         self.kube = kube
         self.path = f"/api/v1/namespaces/{namespace}/configmaps"
         self.name = format_ledger_name(search)

@@ -12,12 +12,14 @@ exactly one Job, named from its trial id and attempt:
   Job the engine asked for, and the name makes a second create harmless;
 - a Job of this search that is not the running attempt of a trial and still runs → deleted (cancelled,
   superseded, suspended or failed), so cancellation is level-triggered too; the Job of a trial whose final
-  record arrived while its pod is still exiting is left to finish (its logs stay readable).
+  record arrived while its pod is still exiting is left to finish (its logs stay readable), and so is a Job
+  whose container has exited but which the Job controller has not marked finished yet (the watches report the
+  pod first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +56,7 @@ def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _exit_of(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> tuple[int, str | None] | None:
+def _exit_of(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> tuple[int, str | None] | None:
     """(exit code, message) once the attempt is over, else None."""
     for pod in pods:
         terminated = _terminated(pod)
@@ -72,15 +74,15 @@ def _exit_of(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> tuple[int
     return None
 
 
-def _has_started(job: Mapping[str, Any], pods: list[Mapping[str, Any]]) -> bool:
+def _has_started(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> bool:
     phases = {pod.get("status", {}).get("phase") for pod in pods}
     return bool(phases & {"Running", "Succeeded", "Failed"}) or is_finished(job)
 
 
 def observe_cluster(
     ledger: Ledger,
-    jobs: list[Mapping[str, Any]],
-    pods: list[Mapping[str, Any]],
+    jobs: Sequence[Mapping[str, Any]],
+    pods: Sequence[Mapping[str, Any]],
     finals: Mapping[tuple[str, int], FinalRecord],
     now: float,
 ) -> Observation:
@@ -114,5 +116,8 @@ def observe_cluster(
             code, message = ended
             observation.events.append(TrialExited(trial.trial_id, trial.attempt, code, now, message))
     keep = wanted | {format_job_name(t.trial_id, t.attempt) for t in ledger.trials if t.state is TrialState.SUCCEEDED}
-    observation.stray_jobs = sorted(name for name, job in by_name.items() if name not in keep and not is_finished(job))
+    observation.stray_jobs = sorted(
+        name for name, job in by_name.items()
+        if name not in keep and not is_finished(job) and _exit_of(job, pods_of.get(name, [])) is None
+    )  # fmt: skip
     return observation

@@ -3,7 +3,8 @@
 Runs in a worker thread (the proposer may take seconds; the event loop never waits for it), one call at
 a time per search. The order of the writes is what makes a crash at any point harmless (docs/design.md §3.4–3.5):
 
-1. observe: the trial Jobs and pods of the search, and final records from its Redis stream;
+1. observe: the trial Jobs and pods of the search (as the operator's watches last saw them, `informer.py`), and
+   final records from its Redis stream;
 2. the engine's step (pure) from the stored ledger and what was observed;
 3. store the new ledger (the ConfigMap) — before anything it asks for happens;
 4. acknowledge the records whose effect the stored ledger now holds;
@@ -22,21 +23,23 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nago.errors import InvalidInputError
 from nago.generator.spaces import ParamKind
-from nago.search.engine import CancelTrial, LaunchTrial, format_trial_id, reconcile
+from nago.search.engine import CancelTrial, Event, LaunchTrial, Step, format_trial_id, reconcile
 from nago.search.inbox import StreamInbox
 from nago.search.ledger import Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialState
-from nago.search.spec import API_VERSION, KIND, GeneratorSearch, list_spec_warnings, parse_search
+from nago.search.spec import API_VERSION, KIND, GeneratorSearch, GeneratorSearchSpec, list_spec_warnings, parse_search
 from nago.search.status import Condition, build_status, format_timestamp
 from nago.trial.metrics_stream import MetricsStreamReader
 from nago_operator import operator_metrics as metrics
-from nago_operator.kube_client import KubeClient, KubeError
+from nago_operator.informer import TrialObjects
+from nago_operator.kube_api import KubeApi, KubeError
 from nago_operator.ledger_store import LedgerStore
 from nago_operator.observe import observe_cluster
+from nago_operator.record_watcher import RecordWatcher
 from nago_operator.search_events import NORMAL, WARNING, SearchEvent, describe_changes
 from nago_operator.settings import OperatorSettings
 from nago_operator.trial_jobs import (
@@ -55,6 +58,7 @@ from nago_operator.trial_jobs import (
 
 MAX_BAD_RECORD_EVENTS = 5  # per reconcile; the rest are counted in one more Event
 MAX_EVENT_MESSAGE = 1000
+StepEngine = Callable[[GeneratorSearchSpec, Ledger, list[Event], float], Step]  # nago.search.engine.reconcile's type
 log = logging.getLogger("nago_operator")
 
 
@@ -62,9 +66,11 @@ class SearchReconciler:
     """The operator's memory of one search: its ledger store, its stream reader, what it last wrote."""
 
     def __init__(
-        self, kube: KubeClient, redis_client: Any, settings: OperatorSettings, namespace: str, name: str, uid: str
-    ) -> None:
+        self, kube: KubeApi, redis_client: Any, settings: OperatorSettings, namespace: str, name: str, uid: str,
+        objects: TrialObjects, records: RecordWatcher | None = None,
+    ) -> None:  # fmt: skip
         self.kube, self.redis, self.settings = kube, redis_client, settings
+        self.objects, self.records = objects, records
         self.namespace, self.name, self.uid = namespace, name, uid
         self.store = LedgerStore(kube, namespace, name, uid)
         self.scope = format_stream_scope(namespace, name)
@@ -83,18 +89,19 @@ class SearchReconciler:
 
     # ---- the reconcile ---------------------------------------------------------------------------
 
-    def reconcile(self, body: Mapping[str, Any]) -> None:
-        """One pass; exceptions propagate to the caller, which logs them and tries again later."""
+    def reconcile(self, body: Mapping[str, Any], step_engine: StepEngine | None = None) -> None:
+        """One pass, the engine stepped by `step_engine` (default: here, `nago.search.engine.reconcile`);
+        exceptions propagate to the caller, which logs them and tries again later."""
         with self.lock:
             if self.closed or body.get("metadata", {}).get("deletionTimestamp"):
                 return
             started = time.monotonic()
             try:
-                self._reconcile(body)
+                self._reconcile(body, step_engine or reconcile)
             finally:
                 metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
 
-    def _reconcile(self, body: Mapping[str, Any]) -> None:
+    def _reconcile(self, body: Mapping[str, Any], step_engine: StepEngine) -> None:
         generation = body.get("metadata", {}).get("generation")
         try:
             search = self._parse(body)
@@ -117,13 +124,12 @@ class SearchReconciler:
         if self.ledger is None:
             self.ledger = self.store.load() or Ledger(search=self.name)
         inbox = self._collect_records()
-        selector = {"labelSelector": f"{LABEL_SEARCH}={self.name}"}
-        jobs = self.kube.get(self.jobs_path, selector)["items"]
-        pods = self.kube.get(f"/api/v1/namespaces/{self.namespace}/pods", selector)["items"]
+        jobs = self.objects.list_jobs(self.namespace, self.name)
+        pods = self.objects.list_pods(self.namespace, self.name)
         now = time.time()
         observation = observe_cluster(self.ledger, jobs, pods, inbox.finals if inbox is not None else {}, now)
         stepped = time.monotonic()
-        step = reconcile(search.spec, self.ledger, observation.events, now)
+        step = step_engine(search.spec, self.ledger, observation.events, now)
         metrics.PROPOSER_SECONDS.observe(time.monotonic() - stepped)
         self.store.save(step.ledger)
         self._acknowledge()
@@ -196,6 +202,8 @@ class SearchReconciler:
 
         try:
             if self.inbox is None:
+                if self.records is not None:
+                    self.records.register(self.namespace, self.name)  # before the first read: nothing slips by
                 self.inbox = StreamInbox(MetricsStreamReader(self.redis, self.scope, consumer="operator",
                                                              on_bad_record=self._note_bad_record))  # fmt: skip
             read = self.inbox.collect()
@@ -313,11 +321,12 @@ class SearchReconciler:
         with self.lock:
             self.closed = True
         problems: list[str] = []
-        selector = {"labelSelector": f"{LABEL_SEARCH}={self.name}"}
+        if self.records is not None:
+            self.records.unregister(self.namespace, self.name)
         try:
-            for job in self.kube.get(self.jobs_path, selector)["items"]:
+            for job in self.objects.list_jobs(self.namespace, self.name):
                 self._delete_job(job["metadata"]["name"])
-            while self.kube.get(f"/api/v1/namespaces/{self.namespace}/pods", selector)["items"]:
+            while self.objects.list_pods(self.namespace, self.name):
                 if time.monotonic() > deadline:
                     problems.append("trial pods still running at the deadline")
                     break

@@ -20,11 +20,16 @@ ENVIRONMENT = {
     "trial_redis_url": "NAGO_TRIAL_REDIS_URL",
     "log_level": "NAGO_LOG_LEVEL",
     "workers": "NAGO_WORKERS",
+    "proposal_processes": "NAGO_PROPOSAL_PROCESSES",
+    "proposal_timeout_seconds": "NAGO_PROPOSAL_TIMEOUT_SECONDS",
     "reconcile_seconds": "NAGO_RECONCILE_SECONDS",
     "metrics_port": "NAGO_METRICS_PORT",
     "health_port": "NAGO_HEALTH_PORT",
     "job_ttl_seconds": "NAGO_JOB_TTL_SECONDS",
     "cleanup_timeout_seconds": "NAGO_CLEANUP_TIMEOUT_SECONDS",
+    "lease_name": "NAGO_LEASE_NAME",
+    "lease_namespace": "NAGO_LEASE_NAMESPACE",
+    "lease_seconds": "NAGO_LEASE_SECONDS",
 }
 
 
@@ -38,13 +43,37 @@ class OperatorSettings(BaseModel):
         default=None, pattern=r"^rediss?://", description="Redis address as trial pods reach it (default redis_url)"
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
-    workers: int = Field(default=4, ge=1, le=256, description="threads running reconciles and proposers")
-    reconcile_seconds: float = Field(default=2.0, gt=0, le=600, description="time between two reconciles of a search")
+    workers: int = Field(default=4, ge=1, le=256, description="threads running the reconciles of light strategies")
+    proposal_processes: int = Field(
+        default=2, ge=1, le=64, description="worker processes (and threads) stepping model-based strategies"
+    )
+    proposal_timeout_seconds: float = Field(
+        default=600.0, gt=0, le=86_400, description="a proposal step longer than this is killed and retried"
+    )
+    reconcile_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="safety net: a search nothing woke is reconciled after this long"
+    )
     metrics_port: int = Field(default=8000, ge=0, le=65535, description="Prometheus /metrics port (0: off)")
     health_port: int = Field(default=8080, ge=0, le=65535, description="liveness /healthz port (0: off)")
     job_ttl_seconds: int = Field(default=86_400, ge=0, description="finished trial Jobs are removed after this")
     cleanup_timeout_seconds: float = Field(
         default=10.0, gt=0, le=600, description="deleting a search gives up cleaning Redis after this long"
+    )
+
+    lease_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=253,
+        description="run as one of several replicas: the Lease that picks the active one (unset: always active)",
+    )
+    lease_namespace: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=63,
+        description="the Lease's namespace (default: the pod's own)",
+    )
+    lease_seconds: float = Field(
+        default=15.0, ge=3, le=300, description="a standby takes over after the active replica is silent this long"
     )
 
     @property

@@ -15,7 +15,7 @@ import yaml
 
 from control_plane import ApiClient, ControlPlane
 from control_plane.waiting import wait_for
-from nago_operator.kube_client import KubeClient, KubeError, read_kubeconfig
+from nago_operator.kube_api import KubeError, connect
 from operator_harness import OperatorProcess, apply_search, build_search, wait_for_phase
 from redis_server import RedisServer
 
@@ -34,6 +34,9 @@ VARIANTS = {
 }  # fmt: skip
 REFUSED = [
     (["--set", "operator.workers=0"], "/operator/workers"),
+    (["--set", "operator.replicas=0"], "/operator/replicas"),
+    (["--set", "operator.leaseSeconds=1"], "/operator/leaseSeconds"),
+    (["--set", "operator.proposalProcesses=0"], "/operator/proposalProcesses"),
     (["--set", "watch.mode=everything"], "/watch/mode"),
     (["--set", "redis.bundled=false"], "/redis/external"),
     (["--set", "watch.mode=namespaces"], "/watch/namespaces"),
@@ -44,13 +47,25 @@ REFUSED = [
 
 
 def test_the_default_rendering_is_hardened(control_plane: ControlPlane) -> None:
-    """What the restricted standard does not check: one replica replaced (never two operators at once), probes,
-    resources, read-only root filesystems, Redis's append-only persistence on a claim and a generated password."""
+    """What the restricted standard does not check: two replicas (one active by the Lease, spread over nodes, rolled
+    without a gap), probes, resources, read-only root filesystems, Redis's append-only persistence on a claim and a
+    generated password."""
     documents = {
         d["kind"]: d for d in yaml.safe_load_all(control_plane.helm("template", "nago", str(CHART)).stdout) if d
     }
     deployment, redis = documents["Deployment"]["spec"], documents["StatefulSet"]["spec"]
-    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    assert deployment["replicas"] == 2
+    assert deployment["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    operator_pod = deployment["template"]["spec"]
+    env = {e["name"]: e for e in operator_pod["containers"][0]["env"]}
+    assert env["NAGO_LEASE_NAME"]["value"] == "nago-nago-operator"
+    assert env["NAGO_LEASE_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    spread = operator_pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert spread["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    single = yaml.safe_load_all(
+        control_plane.helm("template", "nago", str(CHART), "--set", "operator.replicas=1").stdout
+    )
+    assert "affinity" not in next(d for d in single if d and d["kind"] == "Deployment")["spec"]["template"]["spec"]
     for pod in (deployment["template"]["spec"], redis["template"]["spec"]):
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -85,7 +100,7 @@ def test_the_chart_renders(control_plane: ControlPlane, variant: str) -> None:
         assert documents["StatefulSet"]["spec"]["template"]["spec"]["nodeSelector"] == {"disk": "ssd"}
         assert documents["Deployment"]["spec"]["template"]["spec"]["tolerations"] == [{"key": "gpu"}]
     if variant == "namespaced RBAC":
-        assert kinds.count("RoleBinding") == 2 and kinds.count("ClusterRoleBinding") == 1
+        assert kinds.count("RoleBinding") == 3 and kinds.count("ClusterRoleBinding") == 1  # 2 namespaces, the Lease
 
 
 @pytest.mark.parametrize(("values", "named"), REFUSED, ids=[v[1] for v in REFUSED])
@@ -153,9 +168,11 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
                        "--set", "operator.nodeSelector.nago-test=nowhere")  # fmt: skip
     account = f"system:serviceaccount:{namespace}:rbac-nago-operator"
     allowed = [("create", "jobs.batch", namespace), ("patch", "generatorsearches.nago.dev/status", namespace),
-               ("create", "events", namespace), ("list", "pods", namespace),
+               ("create", "events", namespace), ("list", "pods", namespace), ("watch", "pods", namespace),
+               ("watch", "jobs.batch", namespace), ("update", "leases.coordination.k8s.io", namespace),
                ("get", "configmaps", namespace), ("watch", "namespaces", None)]  # fmt: skip
-    refused = [("get", "secrets", "kube-system"), ("create", "jobs.batch", "default"), ("list", "nodes", None),
+    refused = [("get", "secrets", "kube-system"), ("create", "leases.coordination.k8s.io", "default"),
+               ("create", "jobs.batch", "default"), ("list", "nodes", None),
                ("create", "deployments.apps", namespace), ("delete", "namespaces", None),
                ("delete", "secrets", namespace), ("create", "pods", namespace)]  # fmt: skip
     for verb, resource, where in allowed + refused:
@@ -164,14 +181,26 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
         expected = "yes" if (verb, resource, where) in allowed else "no"
         assert answer.stdout.strip() == expected, (verb, resource, where, answer.stdout, answer.stderr)
 
-    # The operator itself, logged in with a token of the chart's ServiceAccount (the identity its pod has).
-    kubeconfig = control_plane.write_service_account_kubeconfig(namespace, "rbac-nago-operator", tmp_path / "sa.yaml")
-    identity = KubeClient(read_kubeconfig(kubeconfig))
+    # The operator itself, logged in with a token of the chart's ServiceAccount (the identity its pod has) that an
+    # exec plugin prints, the way EKS, GKE and AKS kubeconfigs log in.
+    kubeconfig = control_plane.write_service_account_kubeconfig(
+        namespace, "rbac-nago-operator", tmp_path / "sa.yaml", exec_plugin=True
+    )
+    identity = connect(kubeconfig)
+    assert identity.get(f"/api/v1/namespaces/{namespace}/pods")["kind"] == "PodList"
+    assert (tmp_path / "sa.yaml.exec-calls").read_text().count("called") >= 1  # the plugin gave the login
     for path in ("/api/v1/namespaces/kube-system/secrets", "/api/v1/namespaces/default/secrets"):
         with pytest.raises(KubeError) as refusal:
             identity.get(path)
         assert refusal.value.status == 403, path
-    operator = OperatorProcess(control_plane, redis_for_operator, namespace, tmp_path / "operator.log", kubeconfig)
+    operator = OperatorProcess(
+        control_plane,
+        redis_for_operator,
+        namespace,
+        tmp_path / "operator.log",
+        kubeconfig,
+        extra_env={"NAGO_LEASE_NAME": "rbac-nago-operator", "NAGO_LEASE_NAMESPACE": namespace},
+    )
     operator.start()
     try:
         apply_search(kube, namespace, build_search("rbac", {"kind": "random", "seed": 1}, max_trials=3))

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from control_plane import ApiClient, ControlPlane
-from nago.search.ledger import TrialPurpose, TrialState
+from nago.search.ledger import Ledger, TrialPurpose, TrialState
 from operator_harness import (
     OperatorProcess,
     apply_search,
@@ -24,7 +27,7 @@ pytestmark = pytest.mark.cluster
 
 
 def test_a_random_search_runs_to_succeeded(
-    control_plane: ControlPlane, kube: ApiClient, namespace: str, operator: OperatorProcess
+    control_plane: ControlPlane, kube: ApiClient, namespace: str, operator: OperatorProcess, tmp_path: Path
 ) -> None:
     apply_search(kube, namespace, build_search("rand", {"kind": "random", "seed": 3}, max_trials=4))
     search = wait_for_phase(kube, namespace, "rand", ("Succeeded", "Failed"), operator)
@@ -58,6 +61,33 @@ def test_a_random_search_runs_to_succeeded(
     assert "nago_reconcile_seconds_count" in scraped
     health = urllib.request.urlopen(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=10)
     assert health.status == 200 and '"searches": 1' in health.read().decode()
+    _check_report_from_cluster(control_plane, namespace, ledger, tmp_path)
+
+
+def _nago(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nago.cli", *arguments], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, check=False)  # fmt: skip
+
+
+def _check_report_from_cluster(control_plane: ControlPlane, namespace: str, ledger: Ledger, folder: Path) -> None:
+    """`nago report --from-cluster` writes the report from the GeneratorSearch and its ledger ConfigMap, and says
+    in one line what is missing, forbidden or malformed."""
+    kubeconfig = str(control_plane.kubeconfig)
+    done = _nago("report", "--from-cluster", f"{namespace}/rand", "--kubeconfig", kubeconfig, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    results = folder / f"results-{namespace}-rand"
+    assert Ledger.model_validate_json((results / "ledger.json").read_text()) == ledger
+    assert "rand" in (results / "report.md").read_text() and (results / "best-generator.json").exists()
+    missing = _nago("report", "--from-cluster", f"{namespace}/nothing", "--kubeconfig", kubeconfig, cwd=folder)
+    assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
+        f"nago report: error: generatorsearch {namespace}/nothing not found"
+    ]
+    outsider = control_plane.write_service_account_kubeconfig(namespace, "default", folder / "outsider.yaml")
+    forbidden = _nago("report", "--from-cluster", f"{namespace}/rand", "--kubeconfig", str(outsider), cwd=folder)
+    assert forbidden.returncode == 1 and len(forbidden.stderr.strip().splitlines()) == 1
+    assert "Forbidden" in forbidden.stderr and "system:serviceaccount" in forbidden.stderr, forbidden.stderr
+    malformed = _nago("report", "--from-cluster", "a/b/c", "--kubeconfig", kubeconfig, cwd=folder)
+    assert malformed.returncode == 2 and "--from-cluster: expected NAMESPACE/NAME" in malformed.stderr
 
 
 def test_bo_with_local_penalisation_runs_to_succeeded_with_a_final_evaluation(

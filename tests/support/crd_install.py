@@ -12,14 +12,15 @@ import copy
 import hashlib
 import json
 
-from control_plane.api import JSON, ApiClient, ApiError
+from control_plane.api import JSON, ApiError
 from control_plane.waiting import find_condition, wait_for
+from nago_operator.kube_api import KubeApi
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 HASH_ANNOTATION = "nago.dev/crd-hash"
 
 
-def install_crd(kube: ApiClient, crd: JSON, timeout: float = 60.0) -> str:
+def install_crd(kube: KubeApi, crd: JSON, timeout: float = 60.0) -> str:
     """Create `crd` or replace a different one of the same name; wait until Established and served.
     Returns the API prefix of its storage version, e.g. /apis/nago.dev/v1alpha1."""
     wanted = copy.deepcopy(crd)

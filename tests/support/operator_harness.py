@@ -40,6 +40,7 @@ class OperatorProcess:
     metrics_port: int = 0
     health_port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] | None = None  # e.g. NAGO_LEASE_NAME for a replica of several
 
     def start(self) -> None:
         self.metrics_port, self.health_port = free_port(), free_port()
@@ -47,7 +48,7 @@ class OperatorProcess:
             **os.environ, "KUBECONFIG": str(self.kubeconfig or self.plane.kubeconfig), "NAGO_REDIS_URL": self.redis.url,
             "NAGO_REDIS_PASSWORD": PASSWORD, "NAGO_NAMESPACES": self.namespace, "NAGO_RECONCILE_SECONDS": "0.5",
             "NAGO_METRICS_PORT": str(self.metrics_port), "NAGO_HEALTH_PORT": str(self.health_port),
-            "NAGO_CLEANUP_TIMEOUT_SECONDS": "20", "NAGO_LOG_LEVEL": "INFO",
+            "NAGO_CLEANUP_TIMEOUT_SECONDS": "20", "NAGO_LOG_LEVEL": "INFO", **(self.extra_env or {}),
         }  # fmt: skip
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

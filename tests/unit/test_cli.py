@@ -75,6 +75,11 @@ BAD_INPUTS = [
         "NAGO_REDIS_PASSWORD",
     ),
     (["report", "/nonexistent/state"], "state_dir: /nonexistent/state is not a search's state folder"),
+    (["report"], "state_dir: give a state folder or --from-cluster [NAMESPACE/]NAME (one of them)"),
+    (["report", "out/x", "--from-cluster", "ns/x"], "state_dir: give a state folder or --from-cluster"),
+    (["report", "out/x", "--kubeconfig", "k.yaml"], "--kubeconfig: applies only with --from-cluster"),
+    (["report", "--from-cluster", "Bad/Name"], "--from-cluster: expected NAMESPACE/NAME, gs/NAME or NAME"),
+    (["report", "--from-cluster", "a/b/c"], "--from-cluster: expected NAMESPACE/NAME"),
 ]
 
 
@@ -88,6 +93,25 @@ def test_bad_input_exits_2_with_one_line(
     assert code == ExitCode.BAD_INPUT
     assert message in err
     assert "Traceback" not in err and not out
+
+
+def test_report_from_an_unreachable_cluster_says_so_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig.yaml"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u, namespace: team}}]\n"
+    )
+    code, out, err = _run(["report", "--from-cluster", "gs/search", "--kubeconfig", str(kubeconfig)], capsys)
+    assert code == ExitCode.RUNTIME_FAILURE and not out
+    assert (
+        err.startswith("nago report: error: the API server https://127.0.0.1:1 cannot be reached")
+        and err.count("\n") == 1
+    ), err
+    code, _, err = _run(["report", "--from-cluster", "x", "--kubeconfig", str(tmp_path / "none.yaml")], capsys)
+    assert code == ExitCode.RUNTIME_FAILURE and "KUBECONFIG: cannot read" in err and err.count("\n") == 1
 
 
 def test_an_unreachable_redis_is_named(

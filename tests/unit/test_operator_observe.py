@@ -79,6 +79,11 @@ CASES = [
      [_job("s-0000-a0")], [], {}, [], [], []),
     ("failed trial's running Job: stray", [_trial(0, state=TrialState.FAILED)], [_job("s-0000-a0")], [], {},
      [], [], ["s-0000-a0"]),
+    # Watches report the pod's exit before the Job controller marks the Job failed: its logs must stay.
+    ("failed trial's Job whose pod exited, not yet marked: left", [_trial(0, state=TrialState.FAILED)],
+     [_job("s-0000-a0")], [_pod("s-0000-a0", "Failed", 1)], {}, [], [], []),
+    ("retried trial's old Job whose pod exited, not yet marked: left", [_trial(0, attempt=1)],
+     [_job("s-0000-a0"), _job("s-0000-a1")], [_pod("s-0000-a0", "Failed", 1)], {}, [], [], []),
 ]  # fmt: skip
 
 

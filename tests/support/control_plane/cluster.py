@@ -9,6 +9,7 @@ and logs to `log_directory`; the state directory (PKI, etcd data, kubeconfigs) i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -75,9 +76,13 @@ class ControlPlane:
     def admin_client(self) -> ApiClient:
         return ApiClient(self.server, str(self.pki.ca.certificate), self.pki.admin)
 
-    def write_service_account_kubeconfig(self, namespace: str, account: str, path: Path) -> Path:
+    def write_service_account_kubeconfig(
+        self, namespace: str, account: str, path: Path, exec_plugin: bool = False
+    ) -> Path:
         """A kubeconfig that logs in as ServiceAccount `namespace/account`, with a one-hour token from the
-        TokenRequest API: exactly the identity a pod running as that account has."""
+        TokenRequest API: exactly the identity a pod running as that account has. With `exec_plugin` the token
+        comes from an exec plugin, a script beside the kubeconfig that prints it as an ExecCredential and
+        appends a line to `<path>.exec-calls` each time it runs."""
         request = {
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenRequest",
@@ -85,7 +90,17 @@ class ControlPlane:
         }
         answer = self.admin_client().create(f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", request)
         user = f"system:serviceaccount:{namespace}:{account}"
-        return write_kubeconfig(path, self.server, self.pki.ca.certificate, user, str(answer["status"]["token"]))
+        token = str(answer["status"]["token"])
+        if not exec_plugin:
+            return write_kubeconfig(path, self.server, self.pki.ca.certificate, user, token)
+        credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                      "status": {"token": token}}  # fmt: skip
+        plugin = path.with_name(f"{path.name}.exec-plugin")
+        plugin.write_text(
+            f"#!/bin/sh\necho called >> '{path}.exec-calls'\ncat <<'EOF'\n{json.dumps(credential)}\nEOF\n"
+        )
+        plugin.chmod(0o700)
+        return write_kubeconfig(path, self.server, self.pki.ca.certificate, user, [str(plugin)])
 
     def command_environment(self) -> dict[str, str]:
         """Environment for kubectl and helm: this cluster, and helm's state in the state directory."""

@@ -14,14 +14,21 @@ def _encode(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def write_kubeconfig(path: Path, server: str, ca_certificate: Path, user: str, credentials: KeyPair | str) -> Path:
-    """Write a one-context kubeconfig for `user` against `server`: a client-certificate login, or a bearer token
-    when `credentials` is a string (a ServiceAccount's token from the TokenRequest API)."""
-    login = (
-        {"token": credentials}
-        if isinstance(credentials, str)
-        else {"client-certificate-data": _encode(credentials.certificate), "client-key-data": _encode(credentials.key)}
-    )
+def write_kubeconfig(
+    path: Path, server: str, ca_certificate: Path, user: str, credentials: KeyPair | str | list[str]
+) -> Path:
+    """Write a one-context kubeconfig for `user` against `server`: a client-certificate login, a bearer token
+    when `credentials` is a string (a ServiceAccount's token from the TokenRequest API), or an exec plugin when
+    it is a command (the form cloud providers' kubeconfigs use: the command prints an ExecCredential)."""
+    login: dict[str, object]
+    if isinstance(credentials, str):
+        login = {"token": credentials}
+    elif isinstance(credentials, list):
+        login = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": credentials[0],
+                          "args": credentials[1:], "interactiveMode": "Never"}}  # fmt: skip
+    else:
+        login = {"client-certificate-data": _encode(credentials.certificate),
+                 "client-key-data": _encode(credentials.key)}  # fmt: skip
     config = {
         "apiVersion": "v1",
         "kind": "Config",
