@@ -40,6 +40,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -152,9 +153,10 @@ class Watch:
         self.events: list[tuple[float, str, JSON]] = []
         version = kube.get(path)["metadata"]["resourceVersion"]
         server = urllib.parse.urlsplit(kube.server)
-        self.connection = http.client.HTTPSConnection(
-            server.hostname or "127.0.0.1", server.port, context=kube.credentials.context
-        )
+        configuration = kube.api_client.configuration  # the client certificate of the bench's kubeconfig
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+        self.connection = http.client.HTTPSConnection(server.hostname or "127.0.0.1", server.port, context=context)
         self.connection.request(
             "GET", f"{path}?watch=1&resourceVersion={version}", headers={"Accept": "application/json"}
         )
@@ -702,8 +704,9 @@ def run_mixed(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcil
             documents = [build_bench_search(n, args.mixed_trials, 2, command, seed=i) for i, n in enumerate(names)]
             if with_mobo:
                 strategy = {"kind": "mobo", "seed": 1, "mode": "async", "batchSize": 2, "initialPoints": 2}
-                documents.insert(0, build_search("mobo", strategy, args.mixed_mobo_trials,
-                                                 budget={"parallelism": 2}, trial={"command": command}))  # fmt: skip
+                mobo = build_search("mobo", strategy, args.mixed_mobo_trials, objectives=["accuracy", "memory"],
+                                    budget={"parallelism": 2}, trial={"command": command})  # fmt: skip
+                documents.insert(0, mobo)
             every = [d["metadata"]["name"] for d in documents]
             watches, started, ended, phases = run_together(cluster, namespace, documents, operator)
             gaps: list[float] = []
