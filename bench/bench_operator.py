@@ -6,7 +6,7 @@ same in both runtimes) and sends one valid final record through `RedisStreamSink
 Redis exactly as from `nago train`), because this benchmark measures the control loop, not training. The control
 plane is the test tiers' (etcd, kube-apiserver, kube-controller-manager, the process kubelet), in its own
 process, with a real redis-server; the trial processes run on the same machine. NAGO_RECONCILE_SECONDS (and the
-local runner's poll interval, set equal) is given per run and reported; NAGO_WORKERS is 4.
+local runner's poll interval, set equal) is given per run and reported; NAGO_WORKERS is `--workers` (4).
 
 1. First batch: from the create call of a GeneratorSearch (random, `--trials` 8, parallelism 4, asynchronous)
    to its 4th Job appearing in a watch; median over `--repeats` searches on a warm operator. The local runner's
@@ -72,7 +72,6 @@ from redis_server import PASSWORD, RedisServer, free_port  # noqa: E402
 JSON = dict[str, Any]
 SEARCHES = "/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches"
 SETTLED = ("Succeeded", "Failed")
-WORKERS = 4  # NAGO_WORKERS, set explicitly
 
 
 # ---- the cluster: control plane process, Redis, CRD ------------------------------------------------------------
@@ -321,14 +320,14 @@ def read_machine_busy_seconds() -> float:
 
 
 def start_operator(cluster: Cluster, namespace: str, reconcile_seconds: float, folder: Path,
-                   tree: Path = ROOT) -> OperatorProcess:  # fmt: skip
+                   tree: Path = ROOT, workers: int = 4) -> OperatorProcess:  # fmt: skip
     """The operator of the checkout `tree` (its nago and nago_operator first on PYTHONPATH), one namespace."""
     metrics_port = free_port()
     reconcile_log = folder / f"reconciles-{namespace}.jsonl"
     environment = {
         **os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NAGO_REDIS_URL": cluster.redis.url,
         "NAGO_REDIS_PASSWORD": PASSWORD, "NAGO_NAMESPACES": namespace,
-        "NAGO_RECONCILE_SECONDS": str(reconcile_seconds), "NAGO_WORKERS": str(WORKERS),
+        "NAGO_RECONCILE_SECONDS": str(reconcile_seconds), "NAGO_WORKERS": str(workers),
         "NAGO_METRICS_PORT": str(metrics_port), "NAGO_HEALTH_PORT": str(free_port()), "NAGO_LOG_LEVEL": "INFO",
         "NAGO_BENCH_RECONCILE_LOG": str(reconcile_log),
         "PYTHONPATH": os.pathsep.join([str(tree), str(tree / "operator"), os.environ.get("PYTHONPATH", "")]),
@@ -536,7 +535,7 @@ def start_warm_operator(cluster: Cluster, folder: Path, args: argparse.Namespace
     """A fresh operator on a new namespace, warmed up by one search of the single-search shape (so no measured
     search pays for the first imports and connections)."""
     create_namespace(cluster.kube, namespace)
-    operator = start_operator(cluster, namespace, reconcile_seconds, folder, tree)
+    operator = start_operator(cluster, namespace, reconcile_seconds, folder, tree, args.workers)
     try:
         command = build_stub_command(args.trial_seconds, jitter_of(args, reconcile_seconds), times)
         document = build_bench_search("warm", args.trials, args.parallelism, command, seed=0)
@@ -578,7 +577,7 @@ def run_single(cluster: Cluster, folder: Path, args: argparse.Namespace, reconci
                     "run": run_id, "part": "single", "runtime": runtime, "reconcile_seconds": reconcile_seconds,
                     "operator": label,
                     "repeat": repeat, "trials": args.trials, "parallelism": args.parallelism,
-                    "trial_seconds": args.trial_seconds, "workers": WORKERS, **figures,
+                    "trial_seconds": args.trial_seconds, "workers": args.workers, **figures,
                 }  # fmt: skip
                 append_result(args.out, row)
                 print(f"  {runtime:<8} repeat {repeat}: {describe_single(row)}", flush=True)
@@ -656,7 +655,7 @@ def run_many(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile
             "record_to_ledger_search_p95": per_search_p95,
             "api_requests_per_trial": len(calls) / max(1, len(names) * args.many_trials),
             "trials": args.many_trials, "parallelism": args.many_parallelism,
-            "trial_seconds": args.many_trial_seconds, "workers": WORKERS,
+            "trial_seconds": args.many_trial_seconds, "workers": args.workers,
             "succeeded": sum(phase == "Succeeded" for phase in phases.values()), "wall": ended - started,
             "reconcile": [r["seconds"] for r in reconciles], "reconcile_periods": periods,
             "histogram_p50": estimate_histogram_quantile(histogram, 0.5),
@@ -844,6 +843,7 @@ def main() -> None:
     parser.add_argument("--many-trial-seconds", type=float, default=5.0)
     parser.add_argument("--many-reconcile-seconds", type=float, nargs="+", default=[0.5, 2.0])
     parser.add_argument("--many-repeats", type=int, default=2, help="each with a fresh operator")
+    parser.add_argument("--workers", type=int, default=4, help="NAGO_WORKERS of every operator measured")
     parser.add_argument("--mixed-random", type=int, default=10, help="random searches beside the MOBO search")
     parser.add_argument("--mixed-trials", type=int, default=6)
     parser.add_argument("--mixed-mobo-trials", type=int, default=12)

@@ -121,13 +121,16 @@ def run_timed_operator() -> None:
     the earlier one with its own urllib client (`KubeClient`), so both can be measured in the same run."""
     import importlib
 
+    import nago_operator
     from nago_operator import search_reconciler
     from nago_operator.__main__ import main
 
+    # By the files of the checkout on PYTHONPATH: an editable install would resolve a module missing there from
+    # the installed checkout instead.
     client_class: Any
-    try:
+    if (Path(nago_operator.__path__[0]) / "kube_api.py").exists():
         client_class = importlib.import_module("nago_operator.kube_api").KubeApi
-    except ImportError:  # an operator from before the official client
+    else:  # an operator from before the official client
         client_class = importlib.import_module("nago_operator.kube_client").KubeClient
 
     path = Path(os.environ["NAGO_BENCH_RECONCILE_LOG"])

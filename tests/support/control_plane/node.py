@@ -347,7 +347,9 @@ class RealNode:
                 time.sleep(0.3)
 
     def _import_images(self) -> None:
-        """Move each image from podman's store into containerd's, unless that exact image is already there."""
+        """Move each image from podman's store into containerd's, unless that exact image is already there; an
+        earlier build of it is removed first, with the content and snapshots only it used, so the store keeps
+        one copy of each image however often they are rebuilt."""
         env = {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
         marker = self.containerd_root / "nago-imported.json"
         imported: dict[str, str] = json.loads(marker.read_text()) if marker.exists() else {}
@@ -362,6 +364,8 @@ class RealNode:
             image_id = found.stdout.strip()
             if imported.get(image) == image_id and image in present:
                 continue
+            if image in present:  # an earlier build: remove it with its layers first (6 GB each for two images)
+                self.ctr("images", "rm", "--sync", image, timeout=300)
             with subprocess.Popen(["podman", "save", image], stdout=subprocess.PIPE, env=env) as save:
                 self.ctr("images", "import", "-", stdin=save.stdout.fileno() if save.stdout else None)
             if save.returncode != 0:
