@@ -39,9 +39,13 @@ def log_event(path: Path, row: dict[str, Any]) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
-def build_stub_command(sleep: float, jitter: float, times: Path) -> list[str]:
-    """The trainer command for a trial template or the local runner (the trial is appended to it)."""
-    return [sys.executable, str(STUB), "train", "--sleep", str(sleep), "--jitter", str(jitter), "--times", str(times)]
+def build_stub_command(sleep: float, jitter: float, times: Path, niceness: int = 0) -> list[str]:
+    """The trainer command for a trial template or the local runner (the trial is appended to it). With
+    `niceness` the stub runs under `nice`: its Python start then takes CPU only when the control plane and the
+    operator leave some, which is what trainers on other nodes would do (the figures start from the stub's own
+    clock, after that start)."""
+    stub = [sys.executable, str(STUB), "train", "--sleep", str(sleep), "--jitter", str(jitter), "--times", str(times)]
+    return ["nice", "-n", str(niceness), *stub] if niceness else stub
 
 
 def run_stub_trainer(args: argparse.Namespace, started: float) -> int:

@@ -96,8 +96,8 @@ def release(real_node_plane: ControlPlane, tmp_path_factory: pytest.TempPathFact
     )  # fmt: skip
 
     def ready(kind: str, name: str) -> bool:
-        status = kube.get(f"/apis/apps/v1/namespaces/{namespace}/{kind}/{name}").get("status", {})
-        return bool(status.get("readyReplicas") == 1)
+        workload = kube.get(f"/apis/apps/v1/namespaces/{namespace}/{kind}/{name}")
+        return bool(workload.get("status", {}).get("readyReplicas") == workload["spec"]["replicas"])
 
     wait_for("the bundled Redis Ready", lambda: ready("statefulsets", f"{FULLNAME}-redis"), timeout=180)
     wait_for("the operator Ready", lambda: ready("deployments", FULLNAME), timeout=180)
@@ -112,16 +112,24 @@ def test_the_release_runs_as_containers_of_the_images_with_the_charts_security(
         "operator": (f"{instance},!app.kubernetes.io/component", "localhost/nago-operator:dev"),
         "redis": (f"{instance},app.kubernetes.io/component=redis", "localhost/nago-redis:dev"),
     }
+    replicas = {"operator": 2, "redis": 1}  # the chart's defaults: an active operator and a standby
     for component, (selector, image) in expected.items():
-        (pod,) = list_pods(kube, release, selector)
-        assert pod["spec"]["nodeName"] == NODE_NAME
-        (status,) = pod["status"]["containerStatuses"]
-        assert status["ready"] and status["imageID"].endswith(read_podman_image_id(image).removeprefix("sha256:"))
-        spec = read_container_spec(real_node_plane, pod)
-        assert spec["root"].get("readonly") is True, component
-        assert spec["process"]["user"]["uid"] not in (0, None), component
-        assert spec["process"].get("noNewPrivileges") is True, component
-        assert not spec["process"].get("capabilities", {}).get("effective"), component
+        pods = list_pods(kube, release, selector)
+        assert len(pods) == replicas[component], [p["metadata"]["name"] for p in pods]
+        for pod in pods:
+            assert pod["spec"]["nodeName"] == NODE_NAME
+            (status,) = pod["status"]["containerStatuses"]
+            assert status["ready"] and status["imageID"].endswith(read_podman_image_id(image).removeprefix("sha256:"))
+            spec = read_container_spec(real_node_plane, pod)
+            assert spec["root"].get("readonly") is True, component
+            assert spec["process"]["user"]["uid"] not in (0, None), component
+            assert spec["process"].get("noNewPrivileges") is True, component
+            assert not spec["process"].get("capabilities", {}).get("effective"), component
+    # One of the two operator pods holds the Lease (identity: its pod name and a suffix); the other stands by.
+    lease = kube.get(f"/apis/coordination.k8s.io/v1/namespaces/{release}/leases/{FULLNAME}")
+    operators = [p["metadata"]["name"] for p in list_pods(kube, release, expected["operator"][0])]
+    holder = str(lease["spec"]["holderIdentity"])
+    assert sum(holder.startswith(f"{name}_") for name in operators) == 1, (holder, operators)
 
 
 def test_a_search_runs_with_every_trial_in_a_trainer_container(
