@@ -208,7 +208,7 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
         assert search["status"]["phase"] == "Succeeded", search["status"]
         assert search["status"]["progress"] == "3/3"
         _run_the_readme_report_commands(control_plane, namespace, "rbac", tmp_path)
-        report = (tmp_path / "out" / "rbac" / "results" / "report.md").read_text()
+        report = (tmp_path / f"results-{namespace}-rbac" / "report.md").read_text()  # gs/NAME: the context's
         assert search["status"]["best"]["trial"] in report, report
         kube.delete(f"/apis/nago.dev/v1alpha1/namespaces/{namespace}/generatorsearches/rbac")
         wait_for("the finalizer run under the ServiceAccount", lambda: not kube.exists(
@@ -220,8 +220,8 @@ def test_the_service_account_has_least_privilege_and_enough_to_run_a_search(
 
 
 def _run_the_readme_report_commands(plane: ControlPlane, namespace: str, search: str, folder: Path) -> None:
-    """The README's "Results" commands, verbatim but for the search's name, in a shell with kubectl and nago on
-    the PATH and the test's namespace as the kubeconfig's current one."""
+    """The README's "Results" commands (`nago report --from-cluster gs/NAME`), verbatim but for the search's name,
+    in a shell with kubectl and nago on the PATH and the test's namespace as the kubeconfig's current one."""
     text = README.read_text()
     start = text.index("```sh\n", text.index("**Results.**")) + len("```sh\n")
     commands = text[start : text.index("```", start)].replace("fashion-mnist-bo", search)
