@@ -624,7 +624,11 @@ def run_many(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile
         cluster_before, machine_before = read_cluster_cpu(cluster.process.pid), read_machine_busy_seconds()
         names = [f"m{tag}-{i:02d}" for i in range(args.many_searches)]
         command = build_stub_command(
-            args.many_trial_seconds, jitter_of(args, reconcile_seconds), times, args.trainer_niceness
+            args.many_trial_seconds,
+            jitter_of(args, reconcile_seconds),
+            times,
+            args.trainer_niceness,
+            args.light_trainers,
         )
         documents = [build_bench_search(name, args.many_trials, args.many_parallelism, command, seed=index)
                      for index, name in enumerate(names)]  # fmt: skip
@@ -658,7 +662,7 @@ def run_many(cluster: Cluster, folder: Path, args: argparse.Namespace, reconcile
             "api_requests_per_trial": len(calls) / max(1, len(names) * args.many_trials),
             "trials": args.many_trials, "parallelism": args.many_parallelism,
             "trial_seconds": args.many_trial_seconds, "workers": args.workers,
-            "trainer_niceness": args.trainer_niceness,
+            "trainer_niceness": args.trainer_niceness, "light_trainers": args.light_trainers,
             "succeeded": sum(phase == "Succeeded" for phase in phases.values()), "wall": ended - started,
             "reconcile": [r["seconds"] for r in reconciles], "reconcile_periods": periods,
             "histogram_p50": estimate_histogram_quantile(histogram, 0.5),
@@ -815,7 +819,8 @@ def print_summary(rows: Sequence[JSON]) -> None:
             f"trial processes {row['cpu_trial_processes_seconds']:.0f} s, whole machine busy "
             f"{row['cpu_machine_busy_seconds']:.0f} of {row['cores'] * row['wall']:.0f} CPU-s\n"
             f"  API requests take {100 * row['api_share']:.0f}% of reconcile time; per reconcile: {format_calls(row)}\n"
-            f"  stub trainers at niceness {row.get('trainer_niceness', 0)}; "
+            f"  stub trainers at niceness {row.get('trainer_niceness', 0)}"
+            f"{', standard library only' if row.get('light_trainers') else ''}; "
             f"API requests per finished trial {row.get('api_requests_per_trial', math.nan):.1f}; per-search "
             f"record → ledger p95: median {search_p95['p50']:.2f} s, worst {search_p95['max']:.2f} s"
         )
@@ -848,6 +853,10 @@ def main() -> None:
     parser.add_argument("--many-reconcile-seconds", type=float, nargs="+", default=[0.5, 2.0])
     parser.add_argument("--many-repeats", type=int, default=2, help="each with a fresh operator")
     parser.add_argument("--workers", type=int, default=4, help="NAGO_WORKERS of every operator measured")
+    parser.add_argument(
+        "--light-trainers", action="store_true",
+        help="the many-search part's trials run bench/stub_trainer_light.py (no pydantic, no redis-py)",
+    )  # fmt: skip
     parser.add_argument(
         "--trainer-niceness", type=int, default=0,
         help="run the many-search part's stub trainers under `nice -n N` (trainers elsewhere, as on a cluster)",

@@ -39,12 +39,16 @@ def log_event(path: Path, row: dict[str, Any]) -> None:
         handle.write(json.dumps(row) + "\n")
 
 
-def build_stub_command(sleep: float, jitter: float, times: Path, niceness: int = 0) -> list[str]:
+LIGHT_STUB = STUB.with_name("stub_trainer_light.py")
+
+
+def build_stub_command(sleep: float, jitter: float, times: Path, niceness: int = 0, light: bool = False) -> list[str]:
     """The trainer command for a trial template or the local runner (the trial is appended to it). With
     `niceness` the stub runs under `nice`: its Python start then takes CPU only when the control plane and the
     operator leave some, which is what trainers on other nodes would do (the figures start from the stub's own
-    clock, after that start)."""
-    stub = [sys.executable, str(STUB), "train", "--sleep", str(sleep), "--jitter", str(jitter), "--times", str(times)]
+    clock, after that start). With `light`, the standard-library stub (stub_trainer_light.py) runs instead."""
+    start = [sys.executable, "-S", str(LIGHT_STUB)] if light else [sys.executable, str(STUB), "train"]
+    stub = [*start, "--sleep", str(sleep), "--jitter", str(jitter), "--times", str(times)]
     return ["nice", "-n", str(niceness), *stub] if niceness else stub
 
 
