@@ -47,7 +47,6 @@ class Informer:
         self.synced = threading.Event()
         self.stopped = threading.Event()
         self.version = ""
-        self.lists = 0  # how many times it listed (a restart of the watch after 410 or an error lists again)
         self.thread = threading.Thread(target=self._run, name=f"informer{path}", daemon=True)
 
     def start(self) -> None:
@@ -90,7 +89,6 @@ class Informer:
             changed = {key for key in fresh.keys() | self.objects.keys() if fresh.get(key) != self.objects.get(key)}
             self.objects = fresh
             self.version = str(answer.get("metadata", {}).get("resourceVersion", ""))
-            self.lists += 1
         self.synced.set()
         for namespace, search in sorted(changed):
             self.on_change(namespace, search)
@@ -166,7 +164,3 @@ class TrialObjects:
     def list_pods(self, namespace: str, search: str) -> list[JSON]:
         """The search's trial pods as the watch last said (waits for the first list)."""
         return self._pick(self.pods, namespace).list_for(namespace, search)
-
-    def count_lists(self) -> int:
-        """Lists made so far by all informers (one each at start, one more per restarted watch)."""
-        return sum(informer.lists for informer in self._all())

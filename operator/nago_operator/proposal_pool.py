@@ -126,10 +126,6 @@ class ProposalPool:
         for worker in workers:
             worker.close()
 
-    def pids(self) -> list[int | None]:
-        with self.lock:
-            return [worker.process.pid for worker in self.workers]
-
 
 def read_strategy_kind(body: dict[str, Any]) -> str:
     """The strategy kind a GeneratorSearch body names (the schema's default when it names none)."""
