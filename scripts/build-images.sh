@@ -72,6 +72,22 @@ if ! podman image exists "$base_tag"; then
     trap - EXIT
 fi
 
+# Building the trainer image writes its 6 GB torch layer twice at the peak (podman stages a layer's blob under
+# /var/tmp before storing it); say so up front rather than fail half-way with ENOSPC.
+need_gb=${NAGO_IMAGES_FREE_GB:-14}
+check_free() {  # tag: fail in one line if the disks podman writes to have less than need_gb free
+    podman image exists "$1" && return 0
+    local dir free
+    for dir in "$(podman info --format '{{.Store.GraphRoot}}')" "${TMPDIR:-/var/tmp}"; do
+        free=$(df --output=avail -B1G "$dir" | tail -1 | tr -d ' ')
+        if [ "$free" -lt "$need_gb" ]; then
+            echo "make images: $dir has ${free} GB free; building $1 needs about ${need_gb} GB" \
+                "(set NAGO_IMAGES_FREE_GB to change the check; 'podman image prune' drops old build stages)" >&2
+            exit 1
+        fi
+    done
+}
+
 pip_cache=$("$PYTHON" -m pip cache dir 2>/dev/null || echo "$HOME/.cache/pip")
 mkdir -p "$pip_cache"
 
@@ -86,6 +102,7 @@ build() {  # name dockerfile context [inputs...]: inputs (default: the Python pa
             | grep -zv __pycache__ | sort -z | xargs -0 sha256sum; } | hash_of
     )"
     if ! podman image exists "$tag"; then
+        check_free "$tag"
         echo "building $tag"
         local started=$SECONDS
         podman build --quiet --build-arg "BASE=$base_tag" --build-arg TORCH_INDEX=https://pypi.org/simple \
@@ -98,6 +115,8 @@ build() {  # name dockerfile context [inputs...]: inputs (default: the Python pa
     # unless the current image shares them.
     podman images --format '{{.Repository}}:{{.Tag}}' "localhost/nago-$name" \
         | grep -vxF -e "$tag" -e "localhost/nago-$name:dev" | xargs -r podman rmi > /dev/null || true
+    # and the untagged images an earlier build's stages left (a cache only; each can hold a 6 GB layer)
+    podman image prune -f > /dev/null
     echo "$name: $tag ($(podman image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.2f GB", $1 / 1e9}'))"
 }
 
