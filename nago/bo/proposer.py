@@ -92,6 +92,12 @@ def space_filling(
     return chosen
 
 
+def check_one_of(name: str, value: object, allowed: Sequence[str]) -> None:
+    """A proposer setting must be one of the names `allowed`."""
+    if value not in allowed:
+        raise InvalidInputError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+
+
 def check_at_least(name: str, value: float, least: float) -> None:
     """A proposer setting must be a finite number (an integer where `least` is one) of at least `least`."""
     wants_int = isinstance(least, int)

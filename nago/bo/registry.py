@@ -17,12 +17,14 @@ from nago.generator.spaces import SearchSpace
 
 @dataclass(frozen=True)
 class ProposerSettings:
-    """What a search's strategy section sets: the seed, the initial design and BOHB's budgets and η."""
+    """What a search's strategy section sets: the seed, the initial design, BOHB's budgets and η, MOBO's
+    surrogate."""
 
     seed: int
     initial_points: int | None = None
     budgets: Sequence[float] = field(default_factory=tuple)
     eta: int = 2
+    surrogate: str = "bnn"  # MOBO's: bnn or gp
 
 
 def _gp_lp(space: SearchSpace, settings: ProposerSettings) -> Proposer:
@@ -40,7 +42,7 @@ def _thompson(space: SearchSpace, settings: ProposerSettings) -> Proposer:
 def _mobo(space: SearchSpace, settings: ProposerSettings) -> Proposer:
     from nago.bo.mobo import MoboProposer
 
-    return MoboProposer(space, settings.seed, initial_points=settings.initial_points)
+    return MoboProposer(space, settings.seed, initial_points=settings.initial_points, surrogate=settings.surrogate)
 
 
 def _bohb(space: SearchSpace, settings: ProposerSettings) -> Proposer:

@@ -31,7 +31,7 @@ from nago.bo.registry import ProposerSettings, build_proposer
 from nago.exit_codes import ExitCode
 from nago.search.ledger import CONDITION_PHASES, Ledger, SearchPhase, TrialEntry, TrialPurpose, TrialResult, TrialState
 from nago.search.selection import find_pareto_front, spread_over
-from nago.search.spec import BatchMode, GeneratorSearchSpec, StrategyKind
+from nago.search.spec import BatchMode, GeneratorSearchSpec, MoboSurrogate, StrategyKind
 from nago.trial.records import FinalRecord
 
 SEED_STRIDE = 1_000_003
@@ -112,7 +112,11 @@ def build_search_proposer(spec: GeneratorSearchSpec, state: Mapping[str, Any] | 
     """The search's proposer, continued from its saved state; rebuilt on every engine step (docs/design.md §2.4)."""
     strategy = spec.strategy
     settings = ProposerSettings(
-        seed=strategy.seed, initial_points=strategy.initial_points, budgets=strategy.bohb.budgets, eta=strategy.bohb.eta
+        seed=strategy.seed,
+        initial_points=strategy.initial_points,
+        budgets=strategy.bohb.budgets,
+        eta=strategy.bohb.eta,
+        surrogate=(strategy.surrogate or MoboSurrogate.BNN).value,
     )
     proposer = build_proposer(strategy.kind.value, spec.space.build(), settings)
     if state is not None:

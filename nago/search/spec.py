@@ -49,6 +49,11 @@ class StrategyKind(StrEnum):
     SOBOL = "sobol"
 
 
+class MoboSurrogate(StrEnum):
+    BNN = "bnn"
+    GP = "gp"
+
+
 class BatchMode(StrEnum):
     SYNC = "sync"
     ASYNC = "async"
@@ -117,6 +122,17 @@ class StrategySettings(SpecModel):
         description="space-filling points before the model is used (default d + 1)",
     )
     bohb: BohbSettings = Field(default_factory=BohbSettings, description="brackets, for kind bohb")
+    surrogate: MoboSurrogate | None = Field(
+        default=None,
+        description="kind mobo only: bnn (appendix C.2: SGHMC BNNs, Chebyshev scalarisations, hard local "
+        "penalisation) or gp (one GP per objective, qLogNEHVI); default bnn (docs/bo.md, MOBO)",
+    )
+
+    @model_validator(mode="after")
+    def _surrogate_only_for_mobo(self) -> StrategySettings:
+        if self.surrogate is not None and self.kind is not StrategyKind.MOBO:
+            raise ValueError(f"surrogate: only strategy.kind mobo has one, not {self.kind.value}")
+        return self
 
 
 class BudgetSettings(SpecModel):

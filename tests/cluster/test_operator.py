@@ -90,19 +90,31 @@ def _check_report_from_cluster(control_plane: ControlPlane, namespace: str, ledg
     assert malformed.returncode == 2 and "--from-cluster: expected NAMESPACE/NAME" in malformed.stderr
 
 
-def test_bo_with_local_penalisation_runs_to_succeeded_with_a_final_evaluation(
-    kube: ApiClient, namespace: str, operator: OperatorProcess
+MODEL_BASED_SEARCHES = {
+    "bo": ({"kind": "bo"}, {"final": {"architectures": 1}}),
+    "mobo-gp": ({"kind": "mobo", "surrogate": "gp"}, {"objectives": ["accuracy", "memory"]}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_BASED_SEARCHES))
+def test_a_model_based_search_runs_to_succeeded(
+    kube: ApiClient, namespace: str, operator: OperatorProcess, name: str
 ) -> None:
-    strategy = {"kind": "bo", "mode": "async", "batchSize": 2, "seed": 0, "initialPoints": 2}
-    document = build_search("bo", strategy, max_trials=5, final={"architectures": 1})
-    apply_search(kube, namespace, document)
-    search = wait_for_phase(kube, namespace, "bo", ("Succeeded", "Failed"), operator, timeout=420)
+    """GP-BO with hard local penalisation (and a final evaluation), MOBO with the GP surrogate."""
+    kind, spec = MODEL_BASED_SEARCHES[name]
+    strategy = {**kind, "mode": "async", "batchSize": 2, "seed": 0, "initialPoints": 2}
+    apply_search(kube, namespace, build_search(name, strategy, max_trials=5, **spec))
+    search = wait_for_phase(kube, namespace, name, ("Succeeded", "Failed"), operator, timeout=420)
     assert search["status"]["phase"] == "Succeeded", search["status"]
-    ledger = read_ledger(kube, namespace, "bo")
+    ledger = read_ledger(kube, namespace, name)
     trials = ledger.of(TrialPurpose.SEARCH)
     assert len(trials) == 5 and all(t.state is TrialState.SUCCEEDED for t in trials)
     assert len({tuple(sorted(t.theta.items())) for t in trials}) == 5  # no configuration proposed twice
-    assert ledger.proposer_state is not None
+    state = ledger.proposer_state
+    assert state is not None and state["proposed"] == 5  # 2 initial points, then 3 from the model
+    if name == "mobo-gp":
+        assert state["surrogate"] == "gp"
+        return
     [final] = ledger.of(TrialPurpose.FINAL)
     best = ledger.best()
     assert best is not None and final.theta == best.theta and final.state is TrialState.SUCCEEDED

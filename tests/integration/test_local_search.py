@@ -89,6 +89,25 @@ def test_a_whole_search_runs_and_reports(tmp_path: Path) -> None:
     assert (tmp_path / "again" / "report.md").read_text() == (results / "report.md").read_text()
 
 
+def test_a_mobo_search_with_a_gp_surrogate_runs_and_reports_its_front(tmp_path: Path) -> None:
+    strategy = {"kind": "mobo", "surrogate": "gp", "mode": "async", "initialPoints": 2, "seed": 3}
+    document = build_small_search("mobo-gp", strategy, 5, objectives=["accuracy", "memory"])
+    manifest = tmp_path / "mobo-gp.yaml"
+    manifest.write_text(yaml.safe_dump(document))
+    state = tmp_path / "state"
+    process = _start(manifest, state)
+    output, _ = process.communicate(timeout=900)
+    assert process.returncode == 0, output
+    ledger = _ledger(state)
+    assert ledger.phase is SearchPhase.SUCCEEDED and ledger.proposer_state is not None
+    assert ledger.proposer_state["surrogate"] == "gp" and ledger.proposer_state["proposed"] == 5
+    search = ledger.of(TrialPurpose.SEARCH)
+    assert len(search) == 5 and all(t.state is TrialState.SUCCEEDED for t in search)
+    assert len({tuple(sorted(t.theta.items())) for t in search}) == 5
+    front = json.loads((state / "results" / "pareto.json").read_text())
+    assert front and {p["trial_id"] for p in front} <= {t.trial_id for t in search}
+
+
 def test_sigkill_mid_search_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
     manifest = _manifest(tmp_path, "crash", 5, 0, {"kind": "random", "mode": "async", "seed": 2})
     state = tmp_path / "state"

@@ -36,6 +36,9 @@ def test_camel_and_snake_case_are_both_accepted() -> None:
 def test_mobo_needs_memory_and_reads_it() -> None:
     spec = parse_search(_manifest(objectives=["accuracy", "memory"], strategy={"kind": "mobo"})).spec
     assert [o.value for o in spec.objectives] == ["accuracy", "memory"]
+    assert spec.strategy.surrogate is None  # the default, bnn
+    gp = parse_search(_manifest(objectives=["accuracy", "memory"], strategy={"kind": "mobo", "surrogate": "gp"}))
+    assert gp.spec.strategy.surrogate == "gp"
 
 
 MISTAKES: list[tuple[str, dict[str, Any], str]] = [
@@ -62,6 +65,12 @@ MISTAKES: list[tuple[str, dict[str, Any], str]] = [
     ("validation fraction 1", {"spec": {"dataset": {"validationFraction": 1.0}}}, "spec.dataset.validationFraction"),
     ("memory without mobo", {"spec": {"objectives": ["accuracy", "memory"]}}, "spec.objectives"),
     ("mobo without memory", {"spec": {"strategy": {"kind": "mobo"}}}, "spec.objectives"),
+    ("surrogate for bo", {"spec": {"strategy": {"surrogate": "gp"}}}, "spec.strategy.surrogate"),
+    (
+        "unknown surrogate",
+        {"spec": {"objectives": ["accuracy", "memory"], "strategy": {"kind": "mobo", "surrogate": "forest"}}},
+        "spec.strategy.surrogate",
+    ),
     ("unknown objective", {"spec": {"objectives": ["latency"]}}, "spec.objectives.0"),
     (
         "negative learning rate",
