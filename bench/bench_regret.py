@@ -1,13 +1,17 @@
 """Simple regret of batch BO: hard local penalisation against qLogNEI, Thompson sampling and random.
 
-Issue 4, benchmark 2. Each run starts from the proposer's own initial design and proposes batches of
-8 until `--evaluations`; simple regret = optimum − best value found, reported at 100 and 200
-evaluations as median and quartiles over seeds. Functions (maximised as −f):
-Hartmann-6 embedded in 8 dimensions with 5 integer dimensions (11 levels each; regret against the
-continuous optimum 3.32237), Ackley-8 on [−32.768, 32.768]^8, Levy-8 on [−10, 10]^8, Branin on
-[−5, 10]×[0, 15]. Results are written as JSON lines so runs can be split across sessions:
+Issue 4, benchmark 2, and issue 23's broader suite. Each run starts from the proposer's own initial
+design and proposes batches of 8 until `--evaluations`; simple regret = optimum − the best noise-free
+value among the points evaluated, reported at 100, 120 and 200 evaluations as median and quartiles over
+seeds. Benchmark 2's functions (maximised as −f): Hartmann-6 embedded in 8 dimensions with 5 integer
+dimensions (11 levels each; regret against the continuous optimum 3.32237), Ackley-8 on
+[−32.768, 32.768]^8, Levy-8 on [−10, 10]^8, Branin on [−5, 10]×[0, 15]. The suite's twelve are in
+`regret_functions.py` (`--functions suite` names them all); a noisy function's proposer is told noisy
+values. LP runs record the share of penalisation radii the floor raised (`radii_at_floor`). Results are
+written as JSON lines so runs can be split across sessions:
 
     .venv/bin/python bench/bench_regret.py --seeds 0 1 2 --functions branin --out out/regret.jsonl
+    .venv/bin/python bench/bench_regret.py --seeds 100 --functions suite --out out/suite.jsonl
     .venv/bin/python bench/bench_regret.py --summarise out/regret.jsonl [more.jsonl …]
 """
 
@@ -17,9 +21,11 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from regret_functions import SUITE
 
 from bench_common import build_parser, format_quartiles, make_unit_box, read_results, run_missing, use_one_core
 from nago.bo.baselines import RandomProposer
@@ -80,12 +86,14 @@ def branin(theta: dict[str, float]) -> float:
     return -value
 
 
-FUNCTIONS: dict[str, tuple[SearchSpace, Callable[[dict[str, float]], float], float]] = {
-    "hartmann6-in-8": (_hartmann_space(), hartmann8, 3.32237),
-    "ackley8": (make_unit_box(8), ackley8, 0.0),
-    "levy8": (make_unit_box(8), levy8, 0.0),
-    "branin": (make_unit_box(2), branin, -0.397887),
-}
+FUNCTIONS: dict[str, tuple[SearchSpace, Callable[[dict[str, float]], float], float, float]] = {
+    "hartmann6-in-8": (_hartmann_space(), hartmann8, 3.32237, 0.0),
+    "ackley8": (make_unit_box(8), ackley8, 0.0, 0.0),
+    "levy8": (make_unit_box(8), levy8, 0.0, 0.0),
+    "branin": (make_unit_box(2), branin, -0.397887, 0.0),
+    **{name: (f.space, f.evaluate, -f.optimum, f.noise_sd) for name, f in SUITE.items()},
+}  # space, noise-free objective (maximised), its optimum, observation noise sd
+NOISE_STREAM = 7  # the observation noise's random stream: (seed, NOISE_STREAM), the same for every method
 
 
 class QLogNeiProposer(LocalPenalisationProposer):
@@ -113,8 +121,15 @@ class QLogNeiProposer(LocalPenalisationProposer):
         return chosen
 
 
-METHODS: dict[str, type[Proposer]] = {
+def build_local_radii_lp(space: SearchSpace, seed: int) -> Proposer:
+    """LP whose radii use each ball's own Lipschitz constant (issue 23; docs/bo.md)."""
+    return LocalPenalisationProposer(space, seed, radius_rule="local")
+
+
+LP_VARIANTS = ("lp", "lp-local")  # each compared with qLogNEI and random in the summary
+METHODS: dict[str, Callable[[SearchSpace, int], Proposer]] = {
     "lp": LocalPenalisationProposer,
+    "lp-local": build_local_radii_lp,
     "qlognei": QLogNeiProposer,
     "thompson": ThompsonProposer,
     "random": RandomProposer,
@@ -122,64 +137,106 @@ METHODS: dict[str, type[Proposer]] = {
 
 
 def run(function: str, method: str, seed: int, evaluations: int, batch: int) -> dict[str, object]:
-    space, f, optimum = FUNCTIONS[function]
+    space, f, optimum, noise_sd = FUNCTIONS[function]
     proposer = METHODS[method](space, seed)
+    noise = np.random.default_rng([seed, NOISE_STREAM])
     best, curve = -math.inf, []
+    radii = at_floor = 0
     started = time.perf_counter()
     while len(curve) < evaluations:
         for theta in list_thetas(proposer.ask(min(batch, evaluations - len(curve)))):
             value = f(theta)  # type: ignore[arg-type]
-            proposer.tell(Outcome(theta, value))
+            proposer.tell(Outcome(theta, value + noise_sd * float(noise.standard_normal()) if noise_sd else value))
             best = max(best, value)
             curve.append(optimum - best)
-    return {"function": function, "method": method, "seed": seed, "regret": [float(f"{r:.5g}") for r in curve],
-            "seconds": time.perf_counter() - started}  # fmt: skip
+        if isinstance(proposer, LocalPenalisationProposer) and not isinstance(proposer, QLogNeiProposer):
+            radii += len(proposer.diagnostics.rule_radii)
+            at_floor += sum(r < proposer.min_radius for r in proposer.diagnostics.rule_radii)
+    row: dict[str, object] = {
+        "function": function,
+        "method": method,
+        "seed": seed,
+        "regret": [float(f"{r:.5g}") for r in curve],
+        "seconds": time.perf_counter() - started,
+    }
+    if radii:
+        row["radii_at_floor"] = round(at_floor / radii, 4)
+    return row
+
+
+CHECKPOINTS = (100, 120, 200)  # evaluations at which regret is reported
 
 
 def summarise(paths: list[Path]) -> None:
     """Quartiles per function and method; LP against qLogNEI by a one-sided Wilcoxon signed-rank test
-    on the seeds both ran (paired: a seed fixes the initial design); random's median over LP's."""
-    from scipy.stats import wilcoxon
-
+    on the seeds both ran (paired: a seed fixes the initial design); random's median over LP's; the
+    share of LP's radii the floor raised."""
     rows = read_results(paths)
-    print(f"{'function':<16} {'method':<10} {'seeds':>5} {'regret@100 (q1/median/q3)':>30} {'regret@200':>30}")
+    cells_header = "".join(f"{f'regret@{at} (q1/median/q3)':>30}" for at in CHECKPOINTS)
+    print(f"{'function':<28} {'method':<10} {'seeds':>5}{cells_header}")
     for function in FUNCTIONS:
         runs = {
             m: {r["seed"]: r["regret"] for r in rows if r["function"] == function and r["method"] == m} for m in METHODS
         }
         for method, by_seed in runs.items():
             if by_seed:
-                cells = [format_quartiles([c[at - 1] for c in by_seed.values() if len(c) >= at]) for at in (100, 200)]
-                print(f"{function:<16} {method:<10} {len(by_seed):>5} {cells[0]:>30} {cells[1]:>30}")
-        for at in (100, 200):
-            notes = []
-            shared = sorted(set(runs["lp"]) & set(runs["qlognei"]))
-            if len(shared) >= 5:
-                lp = np.array([runs["lp"][s][at - 1] for s in shared])
-                other = np.array([runs["qlognei"][s][at - 1] for s in shared])
-                p_worse = float(wilcoxon(lp, other, alternative="greater").pvalue) if np.any(lp != other) else 1.0
-                verdict = "no worse" if p_worse >= 0.05 else "WORSE"
-                notes.append(f"LP vs qLogNEI on {len(shared)} paired seeds: p(LP worse) = {p_worse:.3f}, {verdict}")
-            if runs["lp"] and runs["random"]:
-                lp_median = float(np.median([c[at - 1] for c in runs["lp"].values()]))
-                random_median = float(np.median([c[at - 1] for c in runs["random"].values()]))
-                notes.append(f"random/LP median regret {random_median / max(lp_median, 1e-300):.1f}×")
-            if notes:
-                print(f"  @{at}: " + "; ".join(notes))
+                cells = [format_quartiles([c[at - 1] for c in by_seed.values() if len(c) >= at]) for at in CHECKPOINTS]
+                print(f"{function:<28} {method:<10} {len(by_seed):>5}" + "".join(f"{c:>30}" for c in cells))
+        for variant in LP_VARIANTS:
+            if runs[variant]:
+                print_lp_verdicts(variant, runs, [r for r in rows if r["function"] == function])
+
+
+def print_lp_verdicts(variant: str, runs: dict[str, dict[int, list[float]]], rows: list[dict[str, Any]]) -> None:
+    """One LP variant against qLogNEI (paired one-sided Wilcoxon) and random (median ratio), and the share of
+    its radii the floor raised."""
+    from scipy.stats import wilcoxon
+
+    floor_shares = [r["radii_at_floor"] for r in rows if r["method"] == variant and "radii_at_floor" in r]
+    if floor_shares:
+        print(f"  {variant}: radii raised by the floor: median {np.median(floor_shares):.0%} of a run's radii")
+    for at in CHECKPOINTS[1:]:
+        notes = []
+        shared = sorted(
+            s
+            for s in set(runs[variant]) & set(runs["qlognei"])
+            if min(len(runs[variant][s]), len(runs["qlognei"][s])) >= at
+        )
+        if len(shared) >= 5:
+            lp = np.array([runs[variant][s][at - 1] for s in shared])
+            other = np.array([runs["qlognei"][s][at - 1] for s in shared])
+            p_worse = float(wilcoxon(lp, other, alternative="greater").pvalue) if np.any(lp != other) else 1.0
+            verdict = "no worse" if p_worse >= 0.05 else "WORSE"
+            notes.append(f"{variant} vs qLogNEI on {len(shared)} paired seeds: p(worse) = {p_worse:.3f}, {verdict}")
+        lp_at = [c[at - 1] for c in runs[variant].values() if len(c) >= at]
+        random_at = [c[at - 1] for c in runs["random"].values() if len(c) >= at]
+        if lp_at and random_at:
+            lp_median, random_median = float(np.median(lp_at)), float(np.median(random_at))
+            verdict = "below random" if lp_median < random_median else "NOT below random"
+            notes.append(f"random/{variant} median regret {random_median / max(lp_median, 1e-300):.1f}× ({verdict})")
+        if notes:
+            print(f"  @{at}: " + "; ".join(notes))
+
+
+FUNCTION_SETS = {"benchmark2": ["hartmann6-in-8", "ackley8", "levy8", "branin"], "suite": list(SUITE)}
 
 
 def main() -> None:
     use_one_core()
     parser = build_parser(__doc__, "out/regret.jsonl", default_seeds=20)
-    parser.add_argument("--functions", nargs="+", choices=list(FUNCTIONS), default=list(FUNCTIONS))
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument(
+        "--functions", nargs="+", choices=[*FUNCTIONS, *FUNCTION_SETS], default=FUNCTION_SETS["benchmark2"],
+        help="functions, or 'suite' / 'benchmark2' for a whole set",
+    )  # fmt: skip
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=["lp", "qlognei", "thompson", "random"])
     parser.add_argument("--evaluations", type=int, default=200)
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     if args.summarise:
         summarise(args.summarise)
         return
-    keys = [{"function": f, "method": m, "seed": s} for f in args.functions for s in args.seeds for m in args.methods]
+    functions = [name for f in args.functions for name in FUNCTION_SETS.get(f, [f])]
+    keys = [{"function": f, "method": m, "seed": s} for f in functions for s in args.seeds for m in args.methods]
     run_missing(
         args.out, keys, lambda **key: run(**key, evaluations=args.evaluations, batch=args.batch),
         lambda result: f"regret {result['regret'][-1]:.4g} in {result['seconds']:.0f} s",

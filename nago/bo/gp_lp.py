@@ -30,12 +30,13 @@ from torch import Tensor
 from nago.bo.gp_posterior import build_posterior, log_expected_improvement
 from nago.bo.log_ei import compute_log_ei_and_gradient
 from nago.bo.penalisation import (
+    compute_local_radii,
     compute_log_hard_penalty_and_gradient,
     estimate_lipschitz,
     log_hard_penalty,
     penalty_radii,
 )
-from nago.bo.proposer import BaseProposer, check_at_least, space_filling
+from nago.bo.proposer import BaseProposer, check_at_least, check_one_of, space_filling
 from nago.generator.spaces import SearchSpace
 
 LOG = logging.getLogger("nago.bo")
@@ -67,6 +68,8 @@ def metric_scale(model: Any, dims: int) -> Tensor:
 
 FIT_ATTEMPTS = 5  # BoTorch's own default number of fitting attempts
 FIT_STREAM = 1  # the fit's random stream, apart from the proposals' (seed, proposed) stream
+LOCAL_RADII_STREAM = 2  # the local radii's sample points
+RADIUS_RULES = ("global", "local")  # L for every ball (appendix D), or each ball's own (docs/bo.md)
 
 
 def fit_gp(train_x: Tensor, train_y: Tensor, rng: np.random.Generator) -> Any:
@@ -119,12 +122,14 @@ def draw_from_priors(model: Any, rng: np.random.Generator) -> None:
 @dataclass
 class BatchDiagnostics:
     """What the last `ask` did: the penalised centres before each point, L, M, the metric's
-    per-dimension scale, the radii in that metric and the fallback."""
+    per-dimension scale, the radii in that metric (`rule_radii` as appendix D's rule gives them,
+    `radii` after the floor) and the fallback."""
 
     lipschitz: float | None = None
     scale: list[float] = field(default_factory=list)
     best: float | None = None
     centers_per_point: list[int] = field(default_factory=list)
+    rule_radii: list[float] = field(default_factory=list)
     radii: list[float] = field(default_factory=list)
     fallback: str | None = None
 
@@ -143,8 +148,10 @@ class LocalPenalisationProposer(BaseProposer):
         local_starts: int = 3,
         min_radius: float = MIN_RADIUS_LENGTHSCALES,
         around_best: int = AROUND_BEST_SAMPLES,
+        radius_rule: str = "global",
     ) -> None:
         super().__init__(space, seed)
+        self.radius_rule = radius_rule
         self.initial_points = initial_points if initial_points is not None else self.encoding.dims + 1
         self.raw_samples = raw_samples
         self.local_starts = local_starts
@@ -159,6 +166,7 @@ class LocalPenalisationProposer(BaseProposer):
         check_at_least("local_starts", self.local_starts, 1)
         check_at_least("min_radius", self.min_radius, 0.0)
         check_at_least("around_best", self.around_best, 0)
+        check_one_of("radius_rule", self.radius_rule, RADIUS_RULES)
 
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         self.diagnostics = BatchDiagnostics()
@@ -195,14 +203,23 @@ class LocalPenalisationProposer(BaseProposer):
         lipschitz = estimate_lipschitz(mean, self.encoding.dims, train_x, seed=self.seed + self.proposed, scale=scale)
         self.diagnostics = BatchDiagnostics(lipschitz=lipschitz, best=best, scale=scale.tolist())
 
-        def radii_at(points: Tensor) -> Tensor:
+        local_rng = np.random.default_rng([self.seed, self.proposed, LOCAL_RADII_STREAM])
+
+        def rule_radii_at(points: Tensor) -> Tensor:
+            """The method's radii at `points` (q x d, unit box), before the floor."""
             with torch.no_grad():
                 mu, sigma = mean_and_std(points)
-            return penalty_radii(mu, sigma, best, lipschitz).clamp_min(self.min_radius)
+            if self.radius_rule == "global":
+                return penalty_radii(mu, sigma, best, lipschitz)
+            gaps = ((mu - best).abs() + sigma).numpy()
+            local = compute_local_radii(
+                lambda z: gradients(z)[2], points.numpy(), gaps, scale.numpy(), lipschitz, local_rng
+            )
+            return torch.from_numpy(local)
 
         points = torch.tensor(np.array(busy), dtype=DTYPE) if busy else torch.empty(0, self.encoding.dims, dtype=DTYPE)
         centers = points / scale
-        radii = radii_at(points) if busy else torch.empty(0, dtype=DTYPE)
+        radii = rule_radii_at(points).clamp_min(self.min_radius) if busy else torch.empty(0, dtype=DTYPE)
         rng = self._rng()
         raw = torch.cat([torch.from_numpy(rng.random((self.raw_samples, self.encoding.dims))),
                          self._around_best(rng, train_x, scale)])  # fmt: skip
@@ -229,7 +246,9 @@ class LocalPenalisationProposer(BaseProposer):
                 break
             self.diagnostics.centers_per_point.append(int(centers.shape[0]))
             x = torch.tensor(point, dtype=DTYPE).unsqueeze(0)
-            radius = radii_at(x)
+            rule_radius = rule_radii_at(x)
+            radius = rule_radius.clamp_min(self.min_radius)
+            self.diagnostics.rule_radii.append(float(rule_radius))
             self.diagnostics.radii.append(float(radius))
             centers = torch.cat([centers, x / scale])
             radii = torch.cat([radii, radius])
@@ -280,6 +299,7 @@ class LocalPenalisationProposer(BaseProposer):
             "local_starts": self.local_starts,
             "min_radius": self.min_radius,
             "around_best": self.around_best,
+            "radius_rule": self.radius_rule,
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -289,5 +309,6 @@ class LocalPenalisationProposer(BaseProposer):
         self.local_starts = state["local_starts"]
         self.min_radius = state.get("min_radius", MIN_RADIUS_LENGTHSCALES)
         self.around_best = state.get("around_best", 0)  # states saved before it existed had none
+        self.radius_rule = state.get("radius_rule", "global")
         self._check_settings()
         self.min_radius = float(self.min_radius)

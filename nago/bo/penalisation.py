@@ -156,3 +156,69 @@ def compute_log_hard_penalty_and_gradient(
     values = np.where(inside, np.log(np.where(inside, ratio, 1.0)), 0.0).sum(-1)
     weights = np.where(inside & (distance > MIN_DISTANCE), 1.0 / distance**2, 0.0)
     return values, (weights[..., None] * offsets).sum(1)
+
+
+LOCAL_SAMPLES = 256  # points per ball where the local Lipschitz constant is looked for
+LOCAL_BISECTIONS = 20
+
+
+def compute_local_radii(
+    mean_gradient: Callable[[np.ndarray], np.ndarray],
+    centers: np.ndarray,
+    gaps: np.ndarray,
+    scale: np.ndarray,
+    lipschitz: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Radii with each ball's own Lipschitz constant: the largest r with r · L_j(r) ≤ g_j, where
+    g_j = |μ(x_j) − M| + σ(x_j) and L_j(r) = max ‖s ⊙ ∇μ‖ over the ball of radius r around x_j (in the metric
+    x / s, clipped to the unit box).
+
+    Appendix D's radius g_j / L, L the largest gradient anywhere, is what this gives when the steepest slope
+    lies inside the ball. The exclusion argument behind the cone (f cannot climb from μ(x_j) to M within r
+    when it rises by at most L_j per unit) needs the bound only inside the ball; a global L taken on a
+    steep wall far away shrinks every ball near the incumbent, where slopes are small (docs/bo.md, "Why the
+    radii collapsed"). Alvi et al.'s local variant takes the box x_j ± s instead; this takes the ball
+    itself, so the radius is consistent with the constant it uses. L_j(r) is the largest gradient found at
+    the centre and at LOCAL_SAMPLES points of the ball (half on its surface, half inside), r by bisection
+    between g_j / L and the box's diagonal.
+
+    Args:
+        mean_gradient: Maps `n x d` unit-box points to the `n x d` gradient of the posterior mean μ.
+        centers: `J x d` centres x_j in the unit box.
+        gaps: `J`-dim |μ(x_j) − M| + σ(x_j), in μ's scale.
+        scale: `d`-dim metric scale s (the GP's lengthscales).
+        lipschitz: The global L in the same metric (a scalar); g_j / L is the smallest radius returned.
+        rng: Draws the ball's sample points (one set, shared by every centre and bisection step).
+
+    Returns:
+        A `J`-dim array of radii in the metric x / s, each at least g_j / L and MIN_RADIUS.
+    """
+    count, dims = centers.shape
+    low = np.maximum(gaps / lipschitz, MIN_RADIUS)
+    if count == 0:
+        return low
+    directions = rng.normal(size=(LOCAL_SAMPLES, dims))
+    directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), MIN_DISTANCE)
+    depth = np.ones(LOCAL_SAMPLES)
+    depth[LOCAL_SAMPLES // 2 :] = rng.random(LOCAL_SAMPLES - LOCAL_SAMPLES // 2) ** (1.0 / dims)
+    offsets = np.vstack([np.zeros((1, dims)), directions * depth[:, None]]) * scale  # unit ball → unit box
+
+    def fits(radii: np.ndarray) -> np.ndarray:
+        points = np.clip(centers[:, None, :] + radii[:, None, None] * offsets, 0.0, 1.0)
+        gradient = mean_gradient(points.reshape(-1, dims)).reshape(count, len(offsets), dims)
+        local = np.linalg.norm(gradient * scale, axis=-1).max(axis=1)
+        return np.asarray(radii * local <= gaps)
+
+    high = np.full(count, float(np.linalg.norm(1.0 / scale)))
+    whole_box = fits(high)
+    searching = ~whole_box & (high > low)
+    for _ in range(LOCAL_BISECTIONS):
+        if not searching.any():
+            break
+        middle = 0.5 * (low + high)
+        ok = fits(middle)
+        low = np.where(searching & ok, middle, low)
+        high = np.where(searching & ~ok, middle, high)
+    radii: np.ndarray = np.maximum(np.where(whole_box, high, low), gaps / lipschitz)
+    return radii

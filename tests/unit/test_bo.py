@@ -15,7 +15,13 @@ import torch
 from nago.bo.baselines import RandomProposer, SobolProposer
 from nago.bo.encoding import SpaceEncoding
 from nago.bo.gp_lp import LocalPenalisationProposer
-from nago.bo.penalisation import estimate_lipschitz, hard_penalty, log_hard_penalty, penalty_radii
+from nago.bo.penalisation import (
+    compute_local_radii,
+    estimate_lipschitz,
+    hard_penalty,
+    log_hard_penalty,
+    penalty_radii,
+)
 from nago.bo.proposer import Outcome, Proposer, list_thetas
 from nago.bo.registry import PROPOSERS, ProposerSettings, build_proposer
 from nago.errors import InvalidInputError
@@ -69,6 +75,59 @@ def test_each_factor_is_clipped_before_the_product() -> None:
 def test_radius_uses_the_absolute_gap_to_the_best() -> None:
     mu, sigma = torch.tensor([0.5, 1.5]), torch.tensor([0.1, 0.1])
     assert penalty_radii(mu, sigma, best=1.0, lipschitz=2.0).tolist() == pytest.approx([0.3, 0.3])
+
+
+# Worked by hand in one dimension. Parabola μ(x) = −(x − ½)², centre ½, gap g = |μ(½) − M| + σ(½) = 0.02:
+# the steepest slope in the box is 1 (at its edges), so appendix D's radius is g / 1 = 0.02; inside the ball
+# of radius r around ½ the steepest slope is 2r, so the local radius solves r · 2r = 0.02: r = 0.1. Measured
+# in lengthscales s = 0.5 (u = x / s, μ = −(u/2 − ½)², slope |u − 1| / 2, which is r/2 at distance r and at
+# most ½ in the box): r · r/2 = 0.02, r = 0.2 lengthscales, the same 0.1 of the box. A line μ(x) = 3x has
+# slope 3 everywhere: the local radius is the global one, g / 3. Where appendix D's radius is already larger
+# (here beyond the box), it stays.
+LOCAL_RADIUS_CASES = [
+    ("parabola", lambda x: -2 * (x - 0.5), 0.5, 0.02, 1.0, 1.0, 0.1),
+    ("parabola in lengthscales 0.5", lambda x: -2 * (x - 0.5), 0.5, 0.02, 0.5, 0.5, 0.2),
+    ("line", lambda x: np.full_like(x, 3.0), 0.2, 0.3, 1.0, 3.0, 0.1),
+    ("gap beyond the box", lambda x: -2 * (x - 0.5), 0.5, 100.0, 0.5, 0.5, 200.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("gradient", "center", "gap", "scale", "lipschitz", "expected"),
+    [case[1:] for case in LOCAL_RADIUS_CASES],
+    ids=[case[0] for case in LOCAL_RADIUS_CASES],
+)
+def test_local_radius_is_the_largest_ball_its_own_slope_allows(
+    gradient: object, center: float, gap: float, scale: float, lipschitz: float, expected: float
+) -> None:
+    radii = compute_local_radii(
+        gradient,  # type: ignore[arg-type]
+        np.array([[center]]),
+        np.array([gap]),
+        np.array([scale]),
+        lipschitz,
+        np.random.default_rng(0),
+    )
+    assert radii == pytest.approx([expected], rel=1e-4)
+    rule = float(penalty_radii(_t([0.0]), _t([gap]), best=0.0, lipschitz=lipschitz))
+    assert radii[0] >= rule - 1e-12  # never below appendix D's radius
+
+
+def test_local_radii_need_each_ball_only_and_several_centres_are_independent() -> None:
+    """Two centres on μ(x, y) = −(x − ½)² − 10 y², computed together and alone: the same radius; each is
+    bounded by the slope inside its own ball, not by the slope of 20 at the wall y = 1."""
+
+    def gradient(points: np.ndarray) -> np.ndarray:
+        return np.stack([-2 * (points[:, 0] - 0.5), -20 * points[:, 1]], axis=1)
+
+    centers, gaps, scale = np.array([[0.5, 0.0], [0.5, 0.5]]), np.array([0.05, 0.05]), np.ones(2)
+    radii = compute_local_radii(gradient, centers, gaps, scale, 20.0, np.random.default_rng(1))
+    one = compute_local_radii(gradient, centers[1:], gaps[1:], scale, 20.0, np.random.default_rng(1))
+    assert radii[1] == pytest.approx(one[0], rel=1e-6)
+    # at (½, 0) the slope within r is about 20 r (along y): r · 20 r = 0.05 gives r = 0.05
+    assert radii[0] == pytest.approx(0.05, rel=0.02)
+    # at (½, ½) the slope is about 10 already: r ≈ 0.05 / (10 + 20 r), r = 0.0041 … 0.005
+    assert 0.05 / 20 < radii[1] < 0.05 / 10
 
 
 @pytest.mark.parametrize("scale", [(1.0, 1.0), (0.3, 2.0)])
