@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import qmc
 from torch import Tensor
 
 from nago.bo.bnn import SghmcBnn
@@ -47,6 +48,8 @@ CHEBYSHEV_AUGMENTATION = 0.05
 DTYPE = torch.float64
 SURROGATES = ("bnn", "gp")
 NEHVI_MC_SAMPLES = 128  # BoTorch's multi-objective tutorial's settings, as benchmark 3's qLogNEHVI
+NEHVI_RESTARTS = 10
+NEHVI_RAW_SAMPLES = 512
 PRUNE_SAMPLES = 2048
 
 
@@ -126,27 +129,26 @@ class MoboProposer(BaseProposer):
         )
         reference = infer_reference_point(train_y)
         baseline = prune_dominated_in_every_sample(model, train_x, reference, int(rng.integers(2**31)))
+        acquisition = qLogNoisyExpectedHypervolumeImprovement(
+            model=model,
+            ref_point=reference.tolist(),
+            X_baseline=baseline,
+            prune_baseline=False,
+            sampler=SobolQMCNormalSampler(sample_shape=torch.Size([NEHVI_MC_SAMPLES]), seed=int(rng.integers(2**31))),
+            X_pending=torch.tensor(np.array(busy), dtype=DTYPE) if busy else None,
+        )
         bounds = torch.stack([torch.zeros(self.encoding.dims), torch.ones(self.encoding.dims)]).to(DTYPE)
-        # Something inside BoTorch's qLogNEHVI with pending points still draws from torch's global generator
-        # (measured: the second point of a batch moved in the 9th digit between two identical calls).
-        # The draws happen in a forked copy of that generator, seeded from our stream and restored afterwards,
-        # so the batch is reproducible and nothing outside sees a changed global state.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.integers(2**31)))
-            acquisition = qLogNoisyExpectedHypervolumeImprovement(
-                model=model,
-                ref_point=reference.tolist(),
-                X_baseline=baseline,
-                prune_baseline=False,
-                sampler=SobolQMCNormalSampler(
-                    sample_shape=torch.Size([NEHVI_MC_SAMPLES]), seed=int(rng.integers(2**31))
-                ),
-                X_pending=torch.tensor(np.array(busy), dtype=DTYPE) if busy else None,
-            )
-            batch, _ = optimize_acqf(
-                acquisition, bounds, q=n, num_restarts=10, raw_samples=512, sequential=True,
-                options={"batch_limit": 5, "maxiter": 200, "seed": int(rng.integers(2**31))},
+        points = []
+        for _ in range(n):  # BoTorch's sequential greedy: each point optimised with the earlier ones pending
+            starts = choose_starts(acquisition, self.encoding.dims, rng)
+            point, _ = optimize_acqf(
+                acquisition, bounds, q=1, num_restarts=NEHVI_RESTARTS, batch_initial_conditions=starts,
+                options={"batch_limit": 5, "maxiter": 200},
             )  # fmt: skip
+            points.append(point.detach())
+            pending = point if acquisition.X_pending is None else torch.cat([acquisition.X_pending, point])
+            acquisition.set_X_pending(pending.detach())
+        batch = torch.cat(points)
         chosen: list[np.ndarray] = []
         fill = rng.random((1000, self.encoding.dims))  # a proposal that snaps onto a taken point: a random new one
         for row in batch.detach().numpy():
@@ -219,6 +221,35 @@ class MoboProposer(BaseProposer):
         self.initial_points, self.raw_samples = state["initial_points"], state["raw_samples"]
         self.surrogate = state.get("surrogate", "bnn")  # states saved before the GP surrogate existed
         self._check_settings()
+
+
+def choose_starts(acquisition: Any, dims: int, rng: np.random.Generator) -> Tensor:
+    """NEHVI_RESTARTS starting points for L-BFGS-B, chosen as BoTorch's `gen_batch_initial_conditions` does
+    (Boltzmann sampling, η = 1, over the standardised acquisition at NEHVI_RAW_SAMPLES scrambled Sobol points,
+    the best point always included), with every draw from `rng`: BoTorch's own draws its Boltzmann sample
+    from torch's process-wide generator.
+
+    Args:
+        acquisition: A q = 1 BoTorch acquisition function; maps `b x 1 x d` points to `b` values.
+        dims: The number of input dimensions `d` (an int).
+        rng: The proposer's generator.
+
+    Returns:
+        A `NEHVI_RESTARTS x 1 x d` float64 tensor of starting points in the unit box.
+    """
+    raw = torch.from_numpy(qmc.Sobol(dims, scramble=True, seed=rng).random(NEHVI_RAW_SAMPLES)).unsqueeze(1)
+    with torch.no_grad():
+        values = torch.cat([acquisition(chunk) for chunk in torch.split(raw, 128)]).numpy()
+    finite = np.isfinite(values)
+    spread = float(values[finite].std()) if finite.sum() > 1 else 0.0
+    scores = (
+        np.where(finite, (values - values[finite].max()) / spread, -np.inf) if spread > 0 else np.zeros(len(values))
+    )
+    weights = np.exp(scores) + 1e-12  # every point keeps a chance: a start is a start
+    best = int(np.argmax(np.where(finite, values, -np.inf)))
+    weights[best] = 0.0
+    others = rng.choice(len(raw), size=NEHVI_RESTARTS - 1, replace=False, p=weights / weights.sum())
+    return raw[np.concatenate([[best], others])]
 
 
 def prune_dominated_in_every_sample(model: Any, x: Tensor, reference: Tensor, seed: int) -> Tensor:
