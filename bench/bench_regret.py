@@ -121,15 +121,20 @@ class QLogNeiProposer(LocalPenalisationProposer):
         return chosen
 
 
-def build_local_radii_lp(space: SearchSpace, seed: int) -> Proposer:
-    """LP whose radii use each ball's own Lipschitz constant (issue 23; docs/bo.md)."""
-    return LocalPenalisationProposer(space, seed, radius_rule="local")
+def build_local_radii_lp(min_radius: float) -> Callable[[SearchSpace, int], Proposer]:
+    """LP whose radii use each ball's own Lipschitz constant (issue 23; docs/bo.md), with a radius floor."""
+
+    def build(space: SearchSpace, seed: int) -> Proposer:
+        return LocalPenalisationProposer(space, seed, radius_rule="local", min_radius=min_radius)
+
+    return build
 
 
-LP_VARIANTS = ("lp", "lp-local")  # each compared with qLogNEI and random in the summary
+LOCAL_VARIANTS = {"lp-local": 0.5, "lp-local-floor-0.25": 0.25, "lp-local-floor-0": 0.0}
+LP_VARIANTS = ("lp", *LOCAL_VARIANTS)  # each compared with qLogNEI and random in the summary
 METHODS: dict[str, Callable[[SearchSpace, int], Proposer]] = {
     "lp": LocalPenalisationProposer,
-    "lp-local": build_local_radii_lp,
+    **{name: build_local_radii_lp(floor) for name, floor in LOCAL_VARIANTS.items()},
     "qlognei": QLogNeiProposer,
     "thompson": ThompsonProposer,
     "random": RandomProposer,
