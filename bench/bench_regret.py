@@ -130,10 +130,16 @@ def build_local_radii_lp(min_radius: float) -> Callable[[SearchSpace, int], Prop
     return build
 
 
+def build_warped_lp(space: SearchSpace, seed: int) -> Proposer:
+    """LP whose GP sees Yeo-Johnson-warped values (issue 23; docs/bo.md, "Output warping")."""
+    return LocalPenalisationProposer(space, seed, output_warping="yeo-johnson")
+
+
 LOCAL_VARIANTS = {"lp-local": 0.5, "lp-local-floor-0.25": 0.25, "lp-local-floor-0": 0.0}
-LP_VARIANTS = ("lp", *LOCAL_VARIANTS)  # each compared with qLogNEI and random in the summary
+LP_VARIANTS = ("lp", *LOCAL_VARIANTS, "lp-warp")  # each compared with qLogNEI and random in the summary
 METHODS: dict[str, Callable[[SearchSpace, int], Proposer]] = {
     "lp": LocalPenalisationProposer,
+    "lp-warp": build_warped_lp,
     **{name: build_local_radii_lp(floor) for name, floor in LOCAL_VARIANTS.items()},
     "qlognei": QLogNeiProposer,
     "thompson": ThompsonProposer,

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from nago.bo.gp_posterior import build_posterior, log_expected_improvement
 from nago.bo.log_ei import compute_log_ei_and_gradient
+from nago.bo.output_warping import OUTPUT_WARPINGS, warp_outputs
 from nago.bo.penalisation import (
     compute_local_radii,
     compute_log_hard_penalty_and_gradient,
@@ -149,9 +150,11 @@ class LocalPenalisationProposer(BaseProposer):
         min_radius: float = MIN_RADIUS_LENGTHSCALES,
         around_best: int = AROUND_BEST_SAMPLES,
         radius_rule: str = "global",
+        output_warping: str = "none",
     ) -> None:
         super().__init__(space, seed)
         self.radius_rule = radius_rule
+        self.output_warping = output_warping
         self.initial_points = initial_points if initial_points is not None else self.encoding.dims + 1
         self.raw_samples = raw_samples
         self.local_starts = local_starts
@@ -167,6 +170,7 @@ class LocalPenalisationProposer(BaseProposer):
         check_at_least("min_radius", self.min_radius, 0.0)
         check_at_least("around_best", self.around_best, 0)
         check_one_of("radius_rule", self.radius_rule, RADIUS_RULES)
+        check_one_of("output_warping", self.output_warping, OUTPUT_WARPINGS)
 
     def _propose(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         self.diagnostics = BatchDiagnostics()
@@ -182,19 +186,24 @@ class LocalPenalisationProposer(BaseProposer):
             self.diagnostics.fallback = f"{type(error).__name__}: {error}"
             return space_filling(self.encoding, self._rng(), n, taken)
 
+    def warped_values(self) -> np.ndarray:
+        """The observed values as the GP sees them (`output_warping`), one per observation, in order."""
+        return warp_outputs(np.array([o.accuracy for o in self.observations], dtype=float), self.output_warping)
+
     def fit_model(self) -> Any:
-        """The GP on the observations, hyperparameters fitted by marginal likelihood."""
+        """The GP on the observations (their values warped by `output_warping`), hyperparameters fitted by
+        marginal likelihood."""
         train_x = torch.tensor(
             np.array([self.encoding.snap(self.encoding.encode(o.theta)) for o in self.observations]), dtype=DTYPE
         )
-        train_y = torch.tensor([[o.accuracy] for o in self.observations], dtype=DTYPE)
+        train_y = torch.from_numpy(self.warped_values()).to(DTYPE).unsqueeze(-1)
         return fit_gp(train_x, train_y, np.random.default_rng([self.seed, self.proposed, FIT_STREAM]))
 
     def _penalised_batch(self, n: int, busy: list[np.ndarray], taken: set[tuple[float, ...]]) -> list[np.ndarray]:
         model = self.fit_model()
         mean_and_std, gradients = build_posterior(model)  # one Cholesky for both forms
         train_x = model.train_inputs[0]
-        best = max(o.accuracy for o in self.observations)
+        best = float(self.warped_values().max())  # M, in the GP's (warped) scale
 
         def mean(x: Tensor) -> Tensor:
             return mean_and_std(x)[0]
@@ -300,6 +309,7 @@ class LocalPenalisationProposer(BaseProposer):
             "min_radius": self.min_radius,
             "around_best": self.around_best,
             "radius_rule": self.radius_rule,
+            "output_warping": self.output_warping,
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -310,5 +320,6 @@ class LocalPenalisationProposer(BaseProposer):
         self.min_radius = state.get("min_radius", MIN_RADIUS_LENGTHSCALES)
         self.around_best = state.get("around_best", 0)  # states saved before it existed had none
         self.radius_rule = state.get("radius_rule", "global")
+        self.output_warping = state.get("output_warping", "none")
         self._check_settings()
         self.min_radius = float(self.min_radius)

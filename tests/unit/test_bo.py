@@ -192,15 +192,22 @@ def test_busy_points_penalise_even_the_first_point_of_an_asynchronous_proposal()
     assert np.linalg.norm(first - np.array([alone["x"], alone["y"]])) > 1e-3
 
 
-@pytest.mark.parametrize(("min_radius", "around_best"), [(0.5, 0), (0.1, 50)])
-def test_saved_and_restored_proposer_proposes_the_same_next_batch(min_radius: float, around_best: int) -> None:
-    original = _seeded(LocalPenalisationProposer(PLANE, seed=4, min_radius=min_radius, around_best=around_best), 10)
+@pytest.mark.parametrize(
+    ("min_radius", "around_best", "radius_rule", "output_warping"),
+    [(0.5, 0, "global", "none"), (0.1, 50, "global", "none"), (0.5, 300, "local", "yeo-johnson")],
+)
+def test_saved_and_restored_proposer_proposes_the_same_next_batch(
+    min_radius: float, around_best: int, radius_rule: str, output_warping: str
+) -> None:
+    settings = {"min_radius": min_radius, "around_best": around_best, "radius_rule": radius_rule,
+                "output_warping": output_warping}  # fmt: skip
+    original = _seeded(LocalPenalisationProposer(PLANE, seed=4, **settings), 10)  # type: ignore[arg-type]
     for theta in list_thetas(original.ask(3)):
         original.tell(Outcome(theta, smooth(theta)))  # type: ignore[arg-type]
     state = json.loads(json.dumps(original.state()))
     restored = LocalPenalisationProposer(PLANE, seed=99, min_radius=0.3, around_best=7)
     restored.restore(state)
-    assert (restored.min_radius, restored.around_best) == (min_radius, around_best)
+    assert {name: getattr(restored, name) for name in settings} == settings
     assert restored.ask(3) == original.ask(3)
 
 
@@ -298,6 +305,8 @@ def test_bad_tell_and_ask_are_named() -> None:
         ("min_radius", -0.1, "min_radius: must be a finite number of at least 0.0, got -0.1"),
         ("min_radius", math.nan, "min_radius: must be a finite number"),
         ("around_best", -5, "around_best: must be an integer of at least 0, got -5"),
+        ("radius_rule", "nearest", "radius_rule: must be one of global, local, got 'nearest'"),
+        ("output_warping", "log", "output_warping: must be one of none, yeo-johnson, got 'log'"),
     ],
 )
 def test_bad_local_penalisation_settings_are_named(setting: str, value: object, message: str) -> None:
