@@ -7,7 +7,8 @@ seeds. Benchmark 2's functions (maximised as −f): Hartmann-6 embedded in 8 dim
 dimensions (11 levels each; regret against the continuous optimum 3.32237), Ackley-8 on
 [−32.768, 32.768]^8, Levy-8 on [−10, 10]^8, Branin on [−5, 10]×[0, 15]. The suite's twelve are in
 `regret_functions.py` (`--functions suite` names them all); a noisy function's proposer is told noisy
-values. LP runs record the share of penalisation radii the floor raised (`radii_at_floor`). Results are
+values. LP runs record the share of penalisation radii the floor raised (`radii_at_floor`) and the median
+over batches of the closest pair's distance in lengthscales (`closest_pair_median`). Results are
 written as JSON lines so runs can be split across sessions:
 
     .venv/bin/python bench/bench_regret.py --seeds 0 1 2 --functions branin --out out/regret.jsonl
@@ -153,9 +154,18 @@ def run(function: str, method: str, seed: int, evaluations: int, batch: int) -> 
     noise = np.random.default_rng([seed, NOISE_STREAM])
     best, curve = -math.inf, []
     radii = at_floor = 0
+    spreads: list[float] = []  # per model-based LP batch: the closest pair's distance in lengthscales
     started = time.perf_counter()
     while len(curve) < evaluations:
-        for theta in list_thetas(proposer.ask(min(batch, evaluations - len(curve)))):
+        thetas = list_thetas(proposer.ask(min(batch, evaluations - len(curve))))
+        scale = getattr(getattr(proposer, "diagnostics", None), "scale", None)
+        if scale and len(thetas) > 1:
+            encoding = proposer.encoding  # type: ignore[attr-defined]
+            points = np.array([encoding.snap(encoding.encode(t)) for t in thetas]) / np.array(scale)
+            gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+            np.fill_diagonal(gaps, np.inf)
+            spreads.append(float(gaps.min()))
+        for theta in thetas:
             value = f(theta)  # type: ignore[arg-type]
             proposer.tell(Outcome(theta, value + noise_sd * float(noise.standard_normal()) if noise_sd else value))
             best = max(best, value)
@@ -172,6 +182,8 @@ def run(function: str, method: str, seed: int, evaluations: int, batch: int) -> 
     }
     if radii:
         row["radii_at_floor"] = round(at_floor / radii, 4)
+    if spreads:
+        row["closest_pair_median"] = round(float(np.median(spreads)), 4)
     return row
 
 
@@ -204,8 +216,10 @@ def print_lp_verdicts(variant: str, runs: dict[str, dict[int, list[float]]], row
     from scipy.stats import wilcoxon
 
     floor_shares = [r["radii_at_floor"] for r in rows if r["method"] == variant and "radii_at_floor" in r]
+    closest = [r["closest_pair_median"] for r in rows if r["method"] == variant and "closest_pair_median" in r]
     if floor_shares:
-        print(f"  {variant}: radii raised by the floor: median {np.median(floor_shares):.0%} of a run's radii")
+        spread = f"; closest pair in a batch: median {np.median(closest):.3g} lengthscales" if closest else ""
+        print(f"  {variant}: radii raised by the floor: median {np.median(floor_shares):.0%} of a run's radii{spread}")
     for at in CHECKPOINTS[1:]:
         notes = []
         shared = sorted(
