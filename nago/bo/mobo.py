@@ -127,7 +127,11 @@ class MoboProposer(BaseProposer):
                 for i in range(2)
             )
         )
-        reference = infer_reference_point(train_y)
+        # The nadir of the observed Pareto front, moved back 10 % of its range: what BoTorch's
+        # `infer_reference_point` expects (the Pareto points, not every observation, whose worst values would
+        # spend the search on regions no one wants).
+        front = train_y[torch.from_numpy(pareto_mask(train_y.numpy()))]
+        reference = infer_reference_point(front)
         baseline = prune_dominated_in_every_sample(model, train_x, reference, int(rng.integers(2**31)))
         acquisition = qLogNoisyExpectedHypervolumeImprovement(
             model=model,
