@@ -2,8 +2,8 @@
 
 Side by side in one run, on the same observations (Ackley-8 on the unit box, values negated so
 larger is better; for MOBO a memory of exp(2 Σx) per image as the second objective): every strategy's
-`ask(8)` (surrogate fit included) — GP-BO with hard local penalisation (`lp`, and `lp-local` with each
-ball's own Lipschitz constant), batch Thompson sampling, MOBO with BNNs and with GPs, and the light ones
+`ask(8)` (surrogate fit included) — GP-BO with hard local penalisation (`lp`, `lp-local` with each
+ball's own Lipschitz constant, `lp-warp` with output warping), batch Thompson sampling, MOBO with BNNs and with GPs, and the light ones
 (random, Sobol, BOHB) — against BoTorch's `optimize_acqf` with qLogNoisyExpectedImprovement (q = 8,
 sequential greedy, 10 restarts, 512 raw samples; GP fit included). Median seconds over `--repeats` runs;
 the ratio lp / BoTorch is the figure that carries across machines.
@@ -45,6 +45,7 @@ def ackley(x: np.ndarray) -> float:
 STRATEGIES: dict[str, Callable[[int], Proposer]] = {
     "lp": lambda seed: LocalPenalisationProposer(BOX, seed),
     "lp-local": lambda seed: LocalPenalisationProposer(BOX, seed, radius_rule="local"),
+    "lp-warp": lambda seed: LocalPenalisationProposer(BOX, seed, output_warping="yeo-johnson"),
     "thompson": lambda seed: ThompsonProposer(BOX, seed),
     "mobo-bnn": lambda seed: MoboProposer(BOX, seed, surrogate="bnn"),
     "mobo-gp": lambda seed: MoboProposer(BOX, seed, surrogate="gp"),
