@@ -4,9 +4,9 @@ Side by side in one run, on the same observations (Ackley-8 on the unit box, val
 larger is better; for MOBO a memory of exp(2 Σx) per image as the second objective): every strategy's
 `ask(8)` (surrogate fit included) — GP-BO with hard local penalisation (`lp`, `lp-local` with each
 ball's own Lipschitz constant, `lp-warp` with output warping), batch Thompson sampling, MOBO with BNNs
-and with GPs, and the light ones (random, Sobol, BOHB) — against BoTorch's `optimize_acqf` with qLogNoisyExpectedImprovement (q = 8,
-sequential greedy, 10 restarts, 512 raw samples; GP fit included). Median seconds over `--repeats` runs;
-the ratio lp / BoTorch is the figure that carries across machines.
+and with GPs, and the light ones (random, Sobol, BOHB) — against BoTorch's `optimize_acqf` with
+qLogNoisyExpectedImprovement (q = 8, sequential greedy, 10 restarts, 512 raw samples; GP fit included).
+Median seconds over `--repeats` runs; the ratio lp / BoTorch is the figure that carries across machines.
 
     .venv/bin/python bench/bench_proposal_latency.py --repeats 3
 """
