@@ -18,11 +18,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 ARG TORCH_INDEX
 # hadolint ignore=DL3042
 RUN python -m venv /opt/venv && pip install --index-url "${TORCH_INDEX}" "torch>=2.4,<3"
-# The package from the build context, mounted for this step only (copied out first: pip builds in the tree),
-# so no source stays in a layer.
+# The package's sources: copied, not bind-mounted, so a builder's layer cache sees when they change (buildah
+# keys a RUN with a bind mount by its text alone and reused a stale install). They stay in a small layer.
+COPY pyproject.toml README.md /tmp/src/
+COPY nago /tmp/src/nago
+COPY operator /tmp/src/operator
 # hadolint ignore=DL3042
-RUN --mount=type=bind,source=.,target=/mnt/src cp -r /mnt/src /tmp/src && pip install "/tmp/src[operator]" \
-    && rm -rf /tmp/src
+RUN pip install "/tmp/src[operator]" && rm -rf /tmp/src/build
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
 RUN useradd --no-create-home --uid 10001 --shell /usr/sbin/nologin nago
 USER 10001

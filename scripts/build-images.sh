@@ -156,6 +156,19 @@ print(f"trainer image: 1 epoch on 300 images as uid 10001, read-only root: best 
 CHECK
 [ "$(run --entrypoint id localhost/nago-trainer:dev -u)" = 10001 ]
 
+# The installed package is the repository's, file for file (a layer cache must not have kept an older install).
+package_digest='
+import hashlib, pathlib, sys
+root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__import__("nago").__file__).parent
+print(hashlib.sha256(b"".join(p.relative_to(root).as_posix().encode() + p.read_bytes()
+                              for p in sorted(root.rglob("*.py")))).hexdigest())'
+expected=$("$PYTHON" -c "$package_digest" "$ROOT/nago")
+for image in trainer operator; do
+    installed=$(run --entrypoint python "localhost/nago-$image:dev" -c "$package_digest")
+    [ "$installed" = "$expected" ] || { echo "make images: nago in nago-$image:dev is not the repository's" >&2; exit 1; }
+done
+echo "both images: nago installed is the repository's ($expected)"
+
 run localhost/nago-operator:dev --help > /dev/null
 run --entrypoint python localhost/nago-operator:dev -c "
 import nago_operator.__main__, nago_operator.handlers, nago_operator.search_reconciler, nago_operator.crd

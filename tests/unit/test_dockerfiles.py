@@ -1,6 +1,6 @@
 """The two images' Dockerfiles share their steps up to the torch install word for word, so a builder with a layer
-cache stores the 6 GB torch layer once for both (docs/trainer.md, "Images"); and neither leaves the package's
-source in a layer."""
+cache stores the 6 GB torch layer once for both (docs/trainer.md, "Images"); and each installs the package from
+sources it copies, so a cache never reuses a stale install."""
 
 from __future__ import annotations
 
@@ -31,10 +31,12 @@ def test_the_images_share_every_step_up_to_the_torch_install() -> None:
     assert sum(line.startswith("FROM") for line in operator) == 1
 
 
-def test_each_image_is_one_stage_and_copies_no_source_into_a_layer() -> None:
+def test_each_image_is_one_stage_and_installs_the_package_from_copied_sources() -> None:
+    """COPY, not a bind mount: buildah keys a RUN with a bind mount by its text alone, so a changed package
+    was installed from a stale cached layer."""
     for path in DOCKERFILES:
         instructions = read_instructions(path)
         assert sum(line.startswith("FROM") for line in instructions) == 1, path
-        assert not [line for line in instructions if line.startswith(("COPY", "ADD"))], path
-        install = [line for line in instructions if "--mount=type=bind" in line]
-        assert len(install) == 1 and "rm -rf /tmp/src" in install[0], path
+        assert not [line for line in instructions if "--mount" in line], path
+        copies = [line.split()[1] for line in instructions if line.startswith("COPY")]
+        assert copies == ["pyproject.toml", "nago", "operator"], path
