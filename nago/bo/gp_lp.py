@@ -187,7 +187,11 @@ class LocalPenalisationProposer(BaseProposer):
             return space_filling(self.encoding, self._rng(), n, taken)
 
     def warped_values(self) -> np.ndarray:
-        """The observed values as the GP sees them (`output_warping`), one per observation, in order."""
+        """The observed values as the GP sees them (`output_warping`).
+
+        Returns:
+            An `n`-dim array, one value per observation, in the order they were told.
+        """
         return warp_outputs(np.array([o.accuracy for o in self.observations], dtype=float), self.output_warping)
 
     def fit_model(self) -> Any:

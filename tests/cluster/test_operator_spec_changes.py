@@ -44,7 +44,12 @@ def test_a_trial_template_the_server_refuses_fails_the_search_naming_the_field(
     assert failed["message"].startswith("spec.trial: the API server refuses the trial Job"), failed
     assert "env[0].name: Required value" in failed["message"], failed
     assert list_jobs(kube, namespace, "badenv") == []
-    assert "InvalidSpec" in [e["reason"] for e in list_events(kube, namespace, "badenv")]
+    # The operator posts the Event after the status write (search_reconciler._reject): wait for it, not read once.
+    wait_until(
+        "the InvalidSpec Event",
+        lambda: "InvalidSpec" in [e["reason"] for e in list_events(kube, namespace, "badenv")] or None,
+        timeout=30,
+    )
     _patch_spec(kube, namespace, "badenv", {"trial": {"env": [{"name": "FOO", "value": "bar"}]}})  # mended
     wait_for_phase(kube, namespace, "badenv", ("Running", "Succeeded"), operator, timeout=60)
 
